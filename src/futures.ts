@@ -1,0 +1,287 @@
+/**
+ * `Future` (Python's `asyncio.Future`): a result that will exist later,
+ * with done callbacks that always run through the loop (`callSoon`), never
+ * inline. A future is awaitable both ways: `await fut` in an async function
+ * (it is a `PromiseLike`) and `yield* fut` in a generator coroutine (its
+ * iterator yields the future to the task, then returns its result, like
+ * Python's `Future.__iter__`).
+ *
+ * An exception set on a future and never retrieved is reported to the
+ * loop's exception handler when the future is garbage-collected, through a
+ * `FinalizationRegistry` whose held value holds no reference to the future.
+ */
+import { Context, currentContext } from "./contextvars.js";
+import type { AbstractEventLoop, Callback, ExceptionContext } from "./events.js";
+import { callbackName, creationStack, getEventLoop, shortRepr } from "./events.js";
+import { CancelledError, errorRepr, InvalidStateError, RuntimeError } from "./exceptions.js";
+import { currentNativeOwner } from "./native_scope.js";
+
+const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
+
+/** Something usable with `await` in async functions and with `yield*` in generator coroutines. */
+export interface Awaitable<T> extends PromiseLike<T> {
+  [Symbol.iterator](): Generator<unknown, T, unknown>;
+}
+
+/** A generator coroutine: a `function*` run by a task, delegating with `yield*`. */
+export type Coroutine<T = unknown> = Generator<unknown, T, unknown>;
+
+/** The state of a future, as asyncio names it. */
+export enum FutureState {
+  PENDING = 0,
+  CANCELLED = 1,
+  FINISHED = 2,
+}
+const STATE_NAMES = ["PENDING", "CANCELLED", "FINISHED"] as const;
+
+/** A done callback: called with the future, through the loop. */
+export type DoneCallback<T> = (future: Future<T>) => unknown;
+
+/**
+ * Internal done callbacks need no context of their own (they only settle a
+ * promise or wake a task that enters its own): they share this one.
+ */
+export const INTERNAL_CONTEXT = new Context();
+
+interface NeverRetrieved {
+  loop: AbstractEventLoop;
+  exception: unknown;
+  message: string;
+  repr: string;
+  sourceTraceback: string | undefined;
+}
+
+const neverRetrieved = new FinalizationRegistry<NeverRetrieved>((held) => {
+  const context: ExceptionContext = { message: held.message, exception: held.exception, futureRepr: held.repr };
+  if (held.sourceTraceback !== undefined) context.sourceTraceback = held.sourceTraceback;
+  held.loop.callExceptionHandler(context);
+});
+
+/** Options of `new Future()`. */
+export interface FutureOptions {
+  loop?: AbstractEventLoop;
+}
+
+/** A result that will be set later (Python's `asyncio.Future`). */
+export class Future<T = unknown> implements Awaitable<T> {
+  _state: FutureState = FutureState.PENDING;
+  _result: T | undefined = undefined;
+  _exception: unknown = undefined;
+  _hasException = false;
+  _loop: AbstractEventLoop;
+  /** Pairs of (callback, context), flattened; `null` when there are none. */
+  _callbacks: unknown[] | null = null;
+  _cancelMessage: string | undefined = undefined;
+  _cancelledExc: CancelledError | null = null;
+  /** True while an exception is set and nobody has retrieved it. */
+  _logTraceback = false;
+  /** Set by the iterator just before it yields the future to a task (Python's `_asyncio_future_blocking`). */
+  _blocking = false;
+  _sourceTraceback: string | undefined = undefined;
+
+  constructor(options?: FutureOptions) {
+    this._loop = options?.loop ?? getEventLoop();
+    if (this._loop.getDebug()) this._sourceTraceback = creationStack();
+  }
+
+  /** The loop the future is bound to. */
+  getLoop(): AbstractEventLoop {
+    return this._loop;
+  }
+
+  done(): boolean {
+    return this._state !== FutureState.PENDING;
+  }
+
+  cancelled(): boolean {
+    return this._state === FutureState.CANCELLED;
+  }
+
+  /**
+   * The result; throws the exception if one was set, `CancelledError` if
+   * cancelled, `InvalidStateError` if not done yet.
+   */
+  result(): T {
+    if (this._state === FutureState.CANCELLED) throw this._makeCancelledError();
+    if (this._state !== FutureState.FINISHED) throw new InvalidStateError("Result is not ready.");
+    this._retrieved();
+    if (this._hasException) throw this._exception;
+    return this._result as T;
+  }
+
+  /** The exception, or `null`; throws `CancelledError` if cancelled, `InvalidStateError` if not done. */
+  exception(): unknown {
+    if (this._state === FutureState.CANCELLED) throw this._makeCancelledError();
+    if (this._state !== FutureState.FINISHED) throw new InvalidStateError("Exception is not set.");
+    this._retrieved();
+    return this._hasException ? this._exception : null;
+  }
+
+  setResult(result: T): void {
+    if (this._state !== FutureState.PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
+    this._result = result;
+    this._state = FutureState.FINISHED;
+    this._scheduleCallbacks();
+  }
+
+  setException(exception: unknown): void {
+    if (this._state !== FutureState.PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
+    this._exception = exception;
+    this._hasException = true;
+    this._state = FutureState.FINISHED;
+    this._scheduleCallbacks();
+    this._logTraceback = true;
+    neverRetrieved.register(
+      this,
+      {
+        loop: this._loop,
+        exception,
+        message: `${this.constructor.name} exception was never retrieved`,
+        repr: this.toString(),
+        sourceTraceback: this._sourceTraceback,
+      },
+      this,
+    );
+  }
+
+  /** Cancels the future; `false` if it was already done. */
+  cancel(msg?: string): boolean {
+    this._retrieved();
+    if (this._state !== FutureState.PENDING) return false;
+    this._state = FutureState.CANCELLED;
+    this._cancelMessage = msg;
+    this._scheduleCallbacks();
+    return true;
+  }
+
+  /**
+   * Calls `callback(future)` through the loop once the future is done (at
+   * once, through the loop, if it already is). It runs in `context`, or in
+   * a copy of the current context.
+   */
+  addDoneCallback(callback: DoneCallback<T>, options?: { context?: Context }): void {
+    if (typeof callback !== "function") throw new TypeError(`a done callback must be a function, not ${shortRepr(callback)}`);
+    this._addCallback(callback, options?.context ?? new Context(currentContext()._vars));
+  }
+
+  /** Removes every registration of `callback`; returns how many were removed. */
+  removeDoneCallback(callback: DoneCallback<T>): number {
+    const list = this._callbacks;
+    if (list === null) return 0;
+    const kept: unknown[] = [];
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i] !== callback) kept.push(list[i], list[i + 1]);
+    }
+    const removed = (list.length - kept.length) / 2;
+    this._callbacks = kept.length === 0 ? null : kept;
+    return removed;
+  }
+
+  _addCallback(callback: DoneCallback<T>, context: Context): void {
+    if (this._state !== FutureState.PENDING) {
+      this._loop._callSoonInContext(context, callback as Callback<unknown[]>, [this]);
+    } else if (this._callbacks === null) {
+      this._callbacks = [callback, context];
+    } else {
+      this._callbacks.push(callback, context);
+    }
+  }
+
+  _scheduleCallbacks(): void {
+    const list = this._callbacks;
+    if (list === null) return;
+    this._callbacks = null;
+    const loop = this._loop;
+    for (let i = 0; i < list.length; i += 2) {
+      loop._callSoonInContext(list[i + 1] as Context, list[i] as Callback<unknown[]>, [this]);
+    }
+  }
+
+  _retrieved(): void {
+    if (this._logTraceback) {
+      this._logTraceback = false;
+      neverRetrieved.unregister(this);
+    }
+  }
+
+  _makeCancelledError(): CancelledError {
+    if (this._cancelledExc === null) this._cancelledExc = new CancelledError(this._cancelMessage ?? "");
+    return this._cancelledExc;
+  }
+
+  /**
+   * Settles like a Promise once the future is done. Awaiting a future in a
+   * native async function also tells its task what it waits for, so that
+   * cancelling the task cancels this future.
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const awaiter = currentNativeOwner();
+    if (awaiter !== undefined) awaiter._awaitFuture(this);
+    if ((awaiter as unknown) === this) {
+      return Promise.reject(new RuntimeError(`Task cannot await on itself: ${this}`)).then(onfulfilled, onrejected);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const settle = (): void => {
+        if (awaiter !== undefined) awaiter._awaitDone(this);
+        if (this._state === FutureState.CANCELLED) reject(this._makeCancelledError());
+        else if (this._hasException) {
+          this._retrieved();
+          reject(this._exception);
+        } else resolve(this._result as T);
+      };
+      this._addCallback(settle, INTERNAL_CONTEXT);
+    }).then(onfulfilled, onrejected);
+  }
+
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.then().finally(onfinally);
+  }
+
+  *[Symbol.iterator](): Generator<unknown, T, unknown> {
+    if (this._state === FutureState.PENDING) {
+      this._blocking = true;
+      yield this;
+    }
+    if (this._state === FutureState.PENDING) throw new RuntimeError(`await wasn't used with future ${this}`);
+    return this.result();
+  }
+
+  protected _reprInfo(): string[] {
+    const info = [STATE_NAMES[this._state].toLowerCase()];
+    if (this._state === FutureState.FINISHED) {
+      if (this._hasException) info.push(`exception=${errorRepr(this._exception)}`);
+      else info.push(`result=${shortRepr(this._result)}`);
+    }
+    if (this._callbacks !== null) {
+      const names: string[] = [];
+      for (let i = 0; i < this._callbacks.length; i += 2) names.push(callbackName(this._callbacks[i]));
+      info.push(`cb=[${names.join(", ")}]`);
+    }
+    return info;
+  }
+
+  toString(): string {
+    return `<${this.constructor.name} ${this._reprInfo().join(" ")}>`;
+  }
+
+  [inspectSymbol](): string {
+    return this.toString();
+  }
+}
+
+/** Whether `value` is an asyncio future (a `Future`, a `Task`, or a subclass). */
+export function isFuture(value: unknown): value is Future<unknown> {
+  return value instanceof Future;
+}
+
+/** Sets `result` on `future` unless it was cancelled meanwhile. */
+export function _setResultUnlessCancelled<T>(future: Future<T>, result: T): void {
+  if (future._state === FutureState.PENDING) future.setResult(result);
+}

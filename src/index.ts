@@ -1,0 +1,66 @@
+/**
+ * asyncio-ts: Python's asyncio for TypeScript on Node.js. This module
+ * gathers the public names, the way `asyncio/__init__.py` does; each comes
+ * from the module named as in CPython (`events`, `futures`, `tasks`, ...).
+ */
+export type { EventLoopOptions, LoopScheduler } from "./base_events.js";
+export { BaseEventLoop } from "./base_events.js";
+export type { ContextVarOptions } from "./contextvars.js";
+export { Context, ContextVar, copyContext, Token } from "./contextvars.js";
+export type { CoroFunction } from "./coroutines.js";
+export { Coro, coroutine, isCoroutine, isCoroutineFunction } from "./coroutines.js";
+export type { Callback, ExceptionContext, ExceptionHandler, ExecutorLike, TaskFactory } from "./events.js";
+export {
+  AbstractEventLoop,
+  AbstractEventLoopPolicy,
+  getEventLoop,
+  getEventLoopPolicy,
+  getRunningLoop,
+  Handle,
+  newEventLoop,
+  setEventLoop,
+  setEventLoopPolicy,
+  TimerHandle,
+} from "./events.js";
+export type { ExceptionMatcher, OSErrorOptions } from "./exceptions.js";
+export {
+  BlockingIOError,
+  BrokenBarrierError,
+  BrokenPipeError,
+  CancelledError,
+  ConnectionAbortedError,
+  ConnectionError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  ExceptionGroup,
+  IncompleteReadError,
+  InvalidStateError,
+  LimitOverrunError,
+  LookupError,
+  OSError,
+  QueueEmpty,
+  QueueFull,
+  QueueShutDown,
+  RuntimeError,
+  SendfileNotAvailableError,
+  TimeoutError,
+  ValueError,
+} from "./exceptions.js";
+export type { Awaitable, Coroutine, DoneCallback, FutureOptions } from "./futures.js";
+export { Future, isFuture } from "./futures.js";
+export type { Logger } from "./log.js";
+export { logger, setLogger } from "./log.js";
+export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
+export type { RunnerOptions } from "./runners.js";
+export { Runner, run } from "./runners.js";
+export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";
+export {
+  allTasks,
+  createEagerTaskFactory,
+  createTask,
+  currentTask,
+  eagerTaskFactory,
+  ensureFuture,
+  sleep,
+  Task,
+} from "./tasks.js";

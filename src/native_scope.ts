@@ -1,0 +1,47 @@
+/**
+ * Which task a native async function belongs to. A native coroutine resumes
+ * in a microtask, outside any loop callback, so the task that runs it is
+ * found through an `AsyncLocalStorage` whose store is that task. The storage
+ * is created on first use: programs that only use generator coroutines never
+ * pay for async-context tracking.
+ *
+ * Inside a loop callback (`Context.run` on the stack) the store is not
+ * consulted: the loop's own iteration may have been scheduled from a native
+ * continuation and so carry its store, which says nothing about the callback.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Context } from "./contextvars.js";
+import { _insideContextRun } from "./contextvars.js";
+import type { AbstractEventLoop } from "./events.js";
+import type { Future } from "./futures.js";
+
+/** What the scope records: the task that owns a native async function. */
+export interface NativeScopeOwner {
+  /** The task's context, current in the function's continuations. */
+  readonly _context: Context;
+  readonly _loop: AbstractEventLoop;
+  /** The function awaits `future`: cancelling the task cancels it. */
+  _awaitFuture(future: Future<unknown>): void;
+  /** `future`, awaited before, is done. */
+  _awaitDone(future: Future<unknown>): void;
+}
+
+let storage: AsyncLocalStorage<NativeScopeOwner> | null = null;
+
+/** The task whose native async function is running now, outside loop callbacks. */
+export function currentNativeOwner(): NativeScopeOwner | undefined {
+  if (storage === null || _insideContextRun()) return undefined;
+  return storage.getStore();
+}
+
+/** Runs `fn` so that every continuation of it reports `owner`. */
+export function runInNativeScope<R>(owner: NativeScopeOwner, fn: () => R): R {
+  storage ??= new AsyncLocalStorage<NativeScopeOwner>();
+  return storage.run(owner, fn);
+}
+
+/** Runs `fn` outside any native scope, so that what it schedules does not inherit one. */
+export function runOutsideNativeScope<R>(fn: () => R): R {
+  if (storage === null || storage.getStore() === undefined) return fn();
+  return storage.exit(fn);
+}
