@@ -23,7 +23,6 @@ import { errorRepr, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable } from "./futures.js";
 import { Future, isFuture } from "./futures.js";
 import { logger } from "./log.js";
-import { runOutsideNativeScope } from "./native_scope.js";
 import type { AwaitableLike, CoroutineLike, TaskOptions } from "./tasks.js";
 import { ensureFuture, Task } from "./tasks.js";
 
@@ -43,16 +42,20 @@ const ITERATIONS_PER_CLOCK_CHECK = 64;
  * (CPython's selector, reduced to what a loop inside another loop needs).
  */
 export interface LoopScheduler {
+  /** The loop starts running: keep the host process alive until `stopped()`. */
+  started(): void;
+  /** The loop stopped (or closed): from now on nothing of it keeps the host process alive. */
+  stopped(): void;
   /** Calls `tick` after the host has run its pending I/O callbacks (a macrotask). */
   yieldToHost(tick: () => void): void;
   /**
-   * Calls `tick` at loop time `deadline` (`null`: never) unless
-   * `cancelSleep()` comes first, keeping the host process alive meanwhile.
+   * Calls `tick` at loop time `deadline` (`null`: no deadline, the loop
+   * waits to be woken), unless `cancelSleep()` or another `sleep()` comes
+   * first.
    */
   sleep(deadline: number | null, tick: () => void): void;
+  /** Forgets the pending `sleep()`: its `tick` must not be called. */
   cancelSleep(): void;
-  /** Releases whatever keeps the host process alive for this loop. */
-  release(): void;
   /** The loop's clock in seconds (monotonic). */
   time(): number;
   /** Granularity of the host's timers, in seconds. */
@@ -135,9 +138,10 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._running = true;
     _setRunningLoop(this);
     this._lastHostYield = performance.now();
+    this._scheduler.started();
     return new Promise<void>((resolve, reject) => {
       this._finishRun = (error?: unknown) => (error === undefined ? resolve() : reject(error));
-      runOutsideNativeScope(() => queueMicrotask(this._tick));
+      queueMicrotask(this._tick);
     });
   }
 
@@ -198,7 +202,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     if (executor !== null) executor.shutdown({ wait: false });
     _reportPendingTasksWhenCollected(this._tasks);
     this._tasks.clear();
-    this._scheduler.release();
+    this._scheduler.stopped();
   }
 
   /**
@@ -446,6 +450,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._currentHandle = null;
     _setRunningLoop(null);
     this._scheduler.cancelSleep();
+    this._scheduler.stopped();
     const finish = this._finishRun;
     this._finishRun = null;
     finish?.(error);
@@ -478,7 +483,7 @@ export class BaseEventLoop extends AbstractEventLoop {
   private _wake(): void {
     this._sleeping = false;
     this._scheduler.cancelSleep();
-    runOutsideNativeScope(() => queueMicrotask(this._tick));
+    queueMicrotask(this._tick);
   }
 
   /**

@@ -97,29 +97,24 @@ const settle = {
  * awaited through its iterator, `undefined` (a bare yield), or an error to
  * throw back into the coroutine.
  */
-function checkYield(
-  value: unknown,
-  loop: AbstractEventLoop,
-  self: unknown,
-  who: string,
-): Future<unknown> | undefined | RuntimeError {
+function checkYield(value: unknown, loop: AbstractEventLoop, self: unknown, describe: () => string): Future<unknown> | undefined | RuntimeError {
   if (value === undefined) return undefined;
   if (value instanceof Future) {
-    if (value._loop !== loop) return new RuntimeError(`${who} got Future ${value} attached to a different loop`);
-    if (!value._blocking) return new RuntimeError(`yield was used instead of yield* in ${who} with ${value}`);
+    if (value._loop !== loop) return new RuntimeError(`${describe()} got Future ${value} attached to a different loop`);
+    if (!value._blocking) return new RuntimeError(`yield was used instead of yield* in ${describe()} with ${value}`);
     value._blocking = false;
-    if (value === self) return new RuntimeError(`Task cannot await on itself: ${who}`);
+    if (value === self) return new RuntimeError(`Task cannot await on itself: ${describe()}`);
     return value;
   }
   if (isGeneratorObject(value) || value instanceof Coro) {
-    return new RuntimeError(`yield was used instead of yield* for a coroutine in ${who} with ${shortRepr(value)}`);
+    return new RuntimeError(`yield was used instead of yield* for a coroutine in ${describe()} with ${shortRepr(value)}`);
   }
   if (isThenable(value)) {
     return new RuntimeError(
-      `${who} got bad yield: a Promise; a generator coroutine awaits a Promise with yield* asyncio.ensureFuture(promise)`,
+      `${describe()} got bad yield: a Promise; a generator coroutine awaits a Promise with yield* asyncio.ensureFuture(promise)`,
     );
   }
-  return new RuntimeError(`${who} got bad yield: ${shortRepr(value)}`);
+  return new RuntimeError(`${describe()} got bad yield: ${shortRepr(value)}`);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -333,7 +328,7 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
   }
 
   private _suspend(yielded: unknown): void {
-    const awaited = checkYield(yielded, this._loop, this, String(this));
+    const awaited = checkYield(yielded, this._loop, this, () => `task ${this}`);
     if (awaited === undefined) {
       this._loop._callSoonInContext(this._context, stepTask as Callback<unknown[]>, [this]);
     } else if (awaited instanceof RuntimeError) {
@@ -514,7 +509,7 @@ class InlineDriver<T> {
   }
 
   private _suspend(yielded: unknown): void {
-    const awaited = checkYield(yielded, this._loop, this._owner, `coroutine awaited by ${this._owner ?? "native code"}`);
+    const awaited = checkYield(yielded, this._loop, this._owner, () => `coroutine awaited by ${this._owner ?? "native code"}`);
     if (awaited === undefined) {
       this._loop._callSoonInContext(INTERNAL_CONTEXT, this._onReady, null);
     } else if (awaited instanceof RuntimeError) {

@@ -2,45 +2,74 @@
  * The default event loop on Node (Python's `unix_events` for this
  * platform): `EventLoop`, driven by Node's own libuv loop, and
  * `DefaultEventLoopPolicy`. The scheduler below is how the loop waits: a
- * `setImmediate` to let Node's I/O run, one ref'd `setTimeout` for the
- * earliest timer (or a long one that only keeps the process alive while
- * the loop runs idle), nothing at all once the loop has stopped.
+ * `setImmediate` to let Node's I/O run; one ref'd interval that keeps the
+ * process alive for as long as the loop runs (as a blocked Python
+ * `run_forever()` would); one `setTimeout` for the earliest timer, kept
+ * armed across wake-ups (re-arming Node timers on every idle moment was the
+ * main cost of a loop whose coroutines resume through microtasks); nothing
+ * at all once the loop has stopped.
  */
 import { isMainThread } from "node:worker_threads";
 import type { EventLoopOptions, LoopScheduler } from "../base_events.js";
 import { BaseEventLoop } from "../base_events.js";
 import type { AbstractEventLoop } from "../events.js";
-import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
+import { BaseDefaultEventLoopPolicy, _setDefaultPolicyFactory } from "../events.js";
 
-/** Node's timers take at most 2^31-1 ms; a longer sleep is re-armed when this one ends. */
+/** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function keepAlive(): void {}
 
 /** Waits on Node's timers and check phase; see the module comment. */
 export class NodeScheduler implements LoopScheduler {
   readonly clockResolution = 0.001;
+  private _keepAlive: ReturnType<typeof setInterval> | null = null;
   private _timer: ReturnType<typeof setTimeout> | null = null;
+  /** The loop time `_timer` fires at; `Infinity` when none is armed. */
+  private _timerDeadline = Number.POSITIVE_INFINITY;
+  /** What the timer calls when it fires; `null` once the sleep was cancelled. */
+  private _onDeadline: (() => void) | null = null;
+  private readonly _fire = (): void => {
+    this._timer = null;
+    this._timerDeadline = Number.POSITIVE_INFINITY;
+    const tick = this._onDeadline;
+    this._onDeadline = null;
+    tick?.();
+  };
+
+  started(): void {
+    this._keepAlive ??= setInterval(keepAlive, MAX_TIMER_MS);
+  }
+
+  stopped(): void {
+    this._onDeadline = null;
+    if (this._keepAlive !== null) {
+      clearInterval(this._keepAlive);
+      this._keepAlive = null;
+    }
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+      this._timerDeadline = Number.POSITIVE_INFINITY;
+    }
+  }
 
   yieldToHost(tick: () => void): void {
     setImmediate(tick);
   }
 
   sleep(deadline: number | null, tick: () => void): void {
-    const ms = deadline === null ? MAX_TIMER_MS : Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil((deadline - this.time()) * 1000)));
-    this._timer = setTimeout(() => {
-      this._timer = null;
-      tick();
-    }, ms);
+    this._onDeadline = tick;
+    // An armed timer that fires no later than needed stays: when it fires the loop looks again.
+    if (deadline === null || this._timerDeadline <= deadline) return;
+    if (this._timer !== null) clearTimeout(this._timer);
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil((deadline - this.time()) * 1000)));
+    this._timerDeadline = deadline;
+    this._timer = setTimeout(this._fire, ms);
   }
 
   cancelSleep(): void {
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-      this._timer = null;
-    }
-  }
-
-  release(): void {
-    this.cancelSleep();
+    this._onDeadline = null;
   }
 
   time(): number {

@@ -15,6 +15,8 @@ import type { CoroutineLike } from "../tasks.js";
 /** Node's timers take at most 2^31-1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+function keepAlive(): void {}
+
 /** Options of `VirtualTimeLoop`. */
 export interface VirtualTimeLoopOptions extends EventLoopOptions {
   /** Jump to the next timer when nothing is ready (default `true`). */
@@ -29,12 +31,24 @@ class VirtualScheduler implements LoopScheduler {
   now: number;
   private readonly _autojump: boolean;
   private _immediate: ReturnType<typeof setImmediate> | null = null;
-  /** Keeps the process alive while the loop waits for real I/O or for `advance()`. */
-  private _keepAlive: ReturnType<typeof setTimeout> | null = null;
+  /** Keeps the process alive while the loop runs (it may wait for real I/O or for `advance()`). */
+  private _keepAlive: ReturnType<typeof setInterval> | null = null;
 
   constructor(autojump: boolean, start: number) {
     this._autojump = autojump;
     this.now = start;
+  }
+
+  started(): void {
+    this._keepAlive ??= setInterval(keepAlive, MAX_TIMER_MS);
+  }
+
+  stopped(): void {
+    this.cancelSleep();
+    if (this._keepAlive !== null) {
+      clearInterval(this._keepAlive);
+      this._keepAlive = null;
+    }
   }
 
   yieldToHost(tick: () => void): void {
@@ -42,10 +56,8 @@ class VirtualScheduler implements LoopScheduler {
   }
 
   sleep(deadline: number | null, tick: () => void): void {
-    if (deadline === null || !this._autojump) {
-      this._keepAlive = setTimeout(tick, MAX_TIMER_MS);
-      return;
-    }
+    this.cancelSleep();
+    if (deadline === null || !this._autojump) return;
     // One macrotask first, so that pending I/O callbacks and microtasks can make something ready.
     this._immediate = setImmediate(() => {
       this._immediate = null;
@@ -59,14 +71,6 @@ class VirtualScheduler implements LoopScheduler {
       clearImmediate(this._immediate);
       this._immediate = null;
     }
-    if (this._keepAlive !== null) {
-      clearTimeout(this._keepAlive);
-      this._keepAlive = null;
-    }
-  }
-
-  release(): void {
-    this.cancelSleep();
   }
 
   time(): number {
