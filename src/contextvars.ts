@@ -30,19 +30,37 @@ export class Context implements Iterable<ContextVar<unknown>> {
 
   /** Calls `fn(...args)` with this context current, and returns its result. */
   run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
-    if (this._entered) throw new RuntimeError(`cannot enter context: ${String(this)} is already entered`);
-    const previous = current;
-    const previousDepth = depth;
-    current = this;
-    depth = previousDepth + 1;
-    this._entered = true;
+    const previous = this._enter();
     try {
       return fn(...args);
     } finally {
-      this._entered = false;
-      current = previous;
-      depth = previousDepth;
+      this._exit(previous);
     }
+  }
+
+  /** `run(fn, arg)` without a rest-argument array: the loop's hot path. */
+  _run1<A, R>(fn: (arg: A) => R, arg: A): R {
+    const previous = this._enter();
+    try {
+      return fn(arg);
+    } finally {
+      this._exit(previous);
+    }
+  }
+
+  private _enter(): Context {
+    if (this._entered) throw new RuntimeError(`cannot enter context: ${String(this)} is already entered`);
+    const previous = current;
+    current = this;
+    depth++;
+    this._entered = true;
+    return previous;
+  }
+
+  private _exit(previous: Context): void {
+    this._entered = false;
+    current = previous;
+    depth--;
   }
 
   /** A shallow copy: the same values, independent from now on. */

@@ -103,7 +103,13 @@ const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as unkno
 
 /** Whether `value` is a generator object (a started or unstarted generator coroutine). */
 export function isGeneratorObject(value: unknown): value is Coroutine<unknown> {
-  return Object.prototype.toString.call(value) === "[object Generator]";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Coroutine<unknown>).next === "function" &&
+    typeof (value as Coroutine<unknown>).throw === "function" &&
+    typeof (value as Coroutine<unknown>)[Symbol.iterator] === "function"
+  );
 }
 
 /** Whether `fn` is a `function*`. */

@@ -93,6 +93,7 @@ export class Handle {
     const args = this._args;
     try {
       if (args === null) this._context.run(callback);
+      else if (args.length === 1) this._context._run1(callback, args[0]);
       else this._context.run(callback, ...args);
     } catch (exception) {
       const context: ExceptionContext = { message: `Exception in callback ${this._format()}`, exception, handle: this };

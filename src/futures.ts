@@ -57,6 +57,18 @@ const neverRetrieved = new FinalizationRegistry<NeverRetrieved>((held) => {
   held.loop.callExceptionHandler(context);
 });
 
+/**
+ * Registered in place of a done callback by a task waiting on a future: the
+ * next slot holds the task, which schedules its own step. A task waits on
+ * many futures in its life; this spares a closure per task.
+ */
+export const WAKE_TASK: unique symbol = Symbol("wake task");
+
+/** What `WAKE_TASK` wakes. */
+export interface Wakeable {
+  _scheduleWakeup(): void;
+}
+
 /** Options of `new Future()`. */
 export interface FutureOptions {
   loop?: AbstractEventLoop;
@@ -78,6 +90,8 @@ export class Future<T = unknown> implements Awaitable<T> {
   /** Set by the iterator just before it yields the future to a task (Python's `_asyncio_future_blocking`). */
   _blocking = false;
   _sourceTraceback: string | undefined = undefined;
+  /** The Promise `then()` chains on, made on first use. */
+  private _promise: Promise<T> | null = null;
 
   constructor(options?: FutureOptions) {
     this._loop = options?.loop ?? getEventLoop();
@@ -177,9 +191,9 @@ export class Future<T = unknown> implements Awaitable<T> {
     return removed;
   }
 
-  _addCallback(callback: DoneCallback<T>, context: Context): void {
+  _addCallback(callback: DoneCallback<T> | typeof WAKE_TASK, context: Context | Wakeable): void {
     if (this._state !== FutureState.PENDING) {
-      this._loop._callSoonInContext(context, callback as Callback<unknown[]>, [this]);
+      this._scheduleCallback(callback, context);
     } else if (this._callbacks === null) {
       this._callbacks = [callback, context];
     } else {
@@ -191,10 +205,12 @@ export class Future<T = unknown> implements Awaitable<T> {
     const list = this._callbacks;
     if (list === null) return;
     this._callbacks = null;
-    const loop = this._loop;
-    for (let i = 0; i < list.length; i += 2) {
-      loop._callSoonInContext(list[i + 1] as Context, list[i] as Callback<unknown[]>, [this]);
-    }
+    for (let i = 0; i < list.length; i += 2) this._scheduleCallback(list[i], list[i + 1]);
+  }
+
+  private _scheduleCallback(callback: unknown, context: unknown): void {
+    if (callback === WAKE_TASK) (context as Wakeable)._scheduleWakeup();
+    else this._loop._callSoonInContext(context as Context, callback as Callback<unknown[]>, [this]);
   }
 
   _retrieved(): void {
@@ -219,21 +235,29 @@ export class Future<T = unknown> implements Awaitable<T> {
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     const awaiter = currentNativeOwner();
-    if (awaiter !== undefined) awaiter._awaitFuture(this);
-    if ((awaiter as unknown) === this) {
-      return Promise.reject(new RuntimeError(`Task cannot await on itself: ${this}`)).then(onfulfilled, onrejected);
+    if (awaiter !== undefined) {
+      if ((awaiter as unknown) === this) {
+        return Promise.reject(new RuntimeError(`Task cannot await on itself: ${this}`)).then(onfulfilled, onrejected);
+      }
+      awaiter._awaitFuture(this);
     }
-    return new Promise<T>((resolve, reject) => {
-      const settle = (): void => {
-        if (awaiter !== undefined) awaiter._awaitDone(this);
-        if (this._state === FutureState.CANCELLED) reject(this._makeCancelledError());
-        else if (this._hasException) {
-          this._retrieved();
-          reject(this._exception);
-        } else resolve(this._result as T);
-      };
-      this._addCallback(settle, INTERNAL_CONTEXT);
-    }).then(onfulfilled, onrejected);
+    return this._asPromise().then(onfulfilled, onrejected);
+  }
+
+  /** One Promise per future, settled by a done callback, shared by everything that awaits it. */
+  private _asPromise(): Promise<T> {
+    if (this._promise === null) {
+      this._promise = new Promise<T>((resolve, reject) => {
+        this._addCallback(() => {
+          if (this._state === FutureState.CANCELLED) reject(this._makeCancelledError());
+          else if (this._hasException) {
+            this._retrieved();
+            reject(this._exception);
+          } else resolve(this._result as T);
+        }, INTERNAL_CONTEXT);
+      });
+    }
+    return this._promise;
   }
 
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
@@ -244,13 +268,8 @@ export class Future<T = unknown> implements Awaitable<T> {
     return this.then().finally(onfinally);
   }
 
-  *[Symbol.iterator](): Generator<unknown, T, unknown> {
-    if (this._state === FutureState.PENDING) {
-      this._blocking = true;
-      yield this;
-    }
-    if (this._state === FutureState.PENDING) throw new RuntimeError(`await wasn't used with future ${this}`);
-    return this.result();
+  [Symbol.iterator](): Generator<unknown, T, unknown> {
+    return new FutureIterator(this) as unknown as Generator<unknown, T, unknown>;
   }
 
   protected _reprInfo(): string[] {
@@ -261,7 +280,10 @@ export class Future<T = unknown> implements Awaitable<T> {
     }
     if (this._callbacks !== null) {
       const names: string[] = [];
-      for (let i = 0; i < this._callbacks.length; i += 2) names.push(callbackName(this._callbacks[i]));
+      for (let i = 0; i < this._callbacks.length; i += 2) {
+        const callback = this._callbacks[i];
+        names.push(callback === WAKE_TASK ? "Task._wakeup" : callbackName(callback));
+      }
       info.push(`cb=[${names.join(", ")}]`);
     }
     return info;
@@ -273,6 +295,41 @@ export class Future<T = unknown> implements Awaitable<T> {
 
   [inspectSymbol](): string {
     return this.toString();
+  }
+}
+
+/**
+ * What `yield* future` delegates to (Python's `Future.__iter__`): yields
+ * the future once, marked as awaited, then returns its result. Written by
+ * hand because a generator object costs twice the memory, and a task
+ * blocked on a future holds one of these.
+ */
+class FutureIterator<T> {
+  private _yielded = false;
+
+  constructor(private readonly _future: Future<T>) {}
+
+  next(): IteratorResult<unknown, T> {
+    const future = this._future;
+    if (future._state === FutureState.PENDING) {
+      if (this._yielded) throw new RuntimeError(`await wasn't used with future ${future}`);
+      this._yielded = true;
+      future._blocking = true;
+      return { value: future, done: false };
+    }
+    return { value: future.result(), done: true };
+  }
+
+  throw(error: unknown): never {
+    throw error;
+  }
+
+  return(value: T): IteratorResult<unknown, T> {
+    return { value, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }
 

@@ -20,10 +20,8 @@ export interface NativeScopeOwner {
   /** The task's context, current in the function's continuations. */
   readonly _context: Context;
   readonly _loop: AbstractEventLoop;
-  /** The function awaits `future`: cancelling the task cancels it. */
+  /** The function awaits `future`: cancelling the task cancels it (a no-op once `future` is done). */
   _awaitFuture(future: Future<unknown>): void;
-  /** `future`, awaited before, is done. */
-  _awaitDone(future: Future<unknown>): void;
 }
 
 let storage: AsyncLocalStorage<NativeScopeOwner> | null = null;

@@ -23,7 +23,7 @@ import type { AbstractEventLoop, Callback } from "./events.js";
 import { callbackName, getEventLoop, getRunningLoop, shortRepr } from "./events.js";
 import { CancelledError, errorRepr, InvalidStateError, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable, Coroutine, DoneCallback } from "./futures.js";
-import { _setResultUnlessCancelled, Future, FutureState, INTERNAL_CONTEXT } from "./futures.js";
+import { _setResultUnlessCancelled, Future, FutureState, INTERNAL_CONTEXT, WAKE_TASK } from "./futures.js";
 import { logger } from "./log.js";
 import type { NativeScopeOwner } from "./native_scope.js";
 import { currentNativeOwner, runInNativeScope } from "./native_scope.js";
@@ -97,7 +97,12 @@ const settle = {
  * awaited through its iterator, `undefined` (a bare yield), or an error to
  * throw back into the coroutine.
  */
-function checkYield(value: unknown, loop: AbstractEventLoop, self: unknown, describe: () => string): Future<unknown> | undefined | RuntimeError {
+function checkYield(
+  value: unknown,
+  loop: AbstractEventLoop,
+  self: unknown,
+  describe: () => string,
+): Future<unknown> | undefined | RuntimeError {
   if (value === undefined) return undefined;
   if (value instanceof Future) {
     if (value._loop !== loop) return new RuntimeError(`${describe()} got Future ${value} attached to a different loop`);
@@ -141,8 +146,6 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
   /** Throw `CancelledError` into the coroutine at its next step (Python's `_must_cancel`). */
   _mustCancel = false;
   _numCancelsRequested = 0;
-  /** The task's done callback for futures it waits on, made once. */
-  _wakeupCallback: DoneCallback<unknown> | null = null;
   _abortController: AbortController | null = null;
   _unlinkSignal: (() => void) | null = null;
   _logDestroyPending = true;
@@ -334,8 +337,7 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
     } else if (awaited instanceof RuntimeError) {
       this._loop._callSoonInContext(this._context, stepTaskWithError as Callback<unknown[]>, [this, awaited]);
     } else {
-      this._wakeupCallback ??= () => this._step(NO_EXC);
-      awaited._addCallback(this._wakeupCallback, this._context);
+      awaited._addCallback(WAKE_TASK, this);
       this._futWaiter = awaited;
       if (this._mustCancel && awaited.cancel(this._cancelMessage)) this._mustCancel = false;
     }
@@ -382,6 +384,11 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
     if (this._state !== FutureState.PENDING) return;
     this._futWaiter = future;
     if (this._mustCancel && future !== this && future.cancel(this._cancelMessage)) this._mustCancel = false;
+  }
+
+  /** Called through `WAKE_TASK` when the future the task waits on is done. */
+  _scheduleWakeup(): void {
+    this._loop._callSoonInContext(this._context, stepTask as Callback<unknown[]>, [this]);
   }
 
   _awaitDone(future: Future<unknown>): void {
