@@ -17,7 +17,7 @@
  */
 import { Deque, TimerHeap } from "./collections.js";
 import type { Context } from "./contextvars.js";
-import type { Callback, ExceptionContext, ExceptionHandler, ExecutorLike, TaskFactory } from "./events.js";
+import type { Callback, ExceptionContext, ExceptionHandler, ExecutorLike, Runnable, TaskFactory } from "./events.js";
 import { _getThreadRunningLoop, _setRunningLoop, AbstractEventLoop, Handle, shortRepr, TimerHandle } from "./events.js";
 import { errorRepr, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable } from "./futures.js";
@@ -85,6 +85,8 @@ function checkTime(value: unknown, what: string, method: string): asserts value 
   if (Number.isNaN(value)) throw new ValueError(`${method}() ${what} is NaN`);
 }
 
+const RESOLVED = Promise.resolve();
+
 /** Stops the loop once the future given to `runUntilComplete` is done. */
 function runUntilCompleteCallback(future: Future<unknown>): void {
   future.getLoop().stop();
@@ -95,7 +97,7 @@ export class BaseEventLoop extends AbstractEventLoop {
   slowCallbackDuration = 0.1;
   readonly _tasks = new Set<Task<unknown>>();
   protected readonly _scheduler: LoopScheduler;
-  private readonly _ready = new Deque<Handle>();
+  private readonly _ready = new Deque<Runnable>();
   private readonly _scheduled = new TimerHeap<TimerHandle>();
   private _timerCancelledCount = 0;
   private _closed = false;
@@ -141,7 +143,7 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._scheduler.started();
     return new Promise<void>((resolve, reject) => {
       this._finishRun = (error?: unknown) => (error === undefined ? resolve() : reject(error));
-      queueMicrotask(this._tick);
+      this._chainTick();
     });
   }
 
@@ -283,6 +285,12 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._ready.push(handle);
     if (this._sleeping) this._wake();
     return handle;
+  }
+
+  _scheduleReady(item: Runnable): void {
+    this._checkClosed();
+    this._ready.push(item);
+    if (this._sleeping) this._wake();
   }
 
   /** Schedules `callback(...args)` to run after `delay` seconds. */
@@ -459,13 +467,13 @@ export class BaseEventLoop extends AbstractEventLoop {
   private _scheduleNext(): void {
     if (this._ready.length > 0) {
       if (++this._iterationsSinceClockCheck < ITERATIONS_PER_CLOCK_CHECK) {
-        queueMicrotask(this._tick);
+        this._chainTick();
         return;
       }
       this._iterationsSinceClockCheck = 0;
       const now = performance.now();
       if (now - this._lastHostYield < HOST_YIELD_INTERVAL_MS) {
-        queueMicrotask(this._tick);
+        this._chainTick();
       } else {
         this._lastHostYield = now;
         this._scheduler.yieldToHost(this._tick);
@@ -479,11 +487,20 @@ export class BaseEventLoop extends AbstractEventLoop {
     this._scheduler.sleep(next === undefined ? null : next._when, this._tick);
   }
 
+  /**
+   * Runs the next iteration as a microtask. A `then` on a settled Promise is
+   * about three times cheaper than Node's `queueMicrotask`, which wraps
+   * every callback for async_hooks; `_iterate` never throws.
+   */
+  private _chainTick(): void {
+    RESOLVED.then(this._tick);
+  }
+
   /** Leaves `scheduler.sleep` early: something became ready. */
   private _wake(): void {
     this._sleeping = false;
     this._scheduler.cancelSleep();
-    queueMicrotask(this._tick);
+    this._chainTick();
   }
 
   /**
@@ -505,8 +522,8 @@ export class BaseEventLoop extends AbstractEventLoop {
     const ready = this._ready;
     const ntodo = ready.length;
     for (let i = 0; i < ntodo; i++) {
-      const handle = ready.shift() as Handle;
-      if (handle._cancelled) continue;
+      const handle = ready.shift() as Runnable;
+      if (handle._cancelled === true) continue;
       if (this._debug) this._runTimed(handle);
       else handle._run();
     }
@@ -532,8 +549,8 @@ export class BaseEventLoop extends AbstractEventLoop {
   }
 
   /** Runs `handle` and logs it when it took longer than `slowCallbackDuration` (debug mode). */
-  private _runTimed(handle: Handle): void {
-    this._currentHandle = handle;
+  private _runTimed(handle: Runnable): void {
+    if (handle instanceof Handle) this._currentHandle = handle;
     const start = performance.now();
     try {
       handle._run();

@@ -44,11 +44,16 @@ export class Coro<T> implements Awaitable<T> {
 
   /** Starts the coroutine: returns its generator. A second call fails, as reusing a Python coroutine does. */
   [Symbol.iterator](): Coroutine<T> {
+    return this._take()();
+  }
+
+  /** Marks the coroutine as consumed and returns what starts it; throws if it was consumed before. */
+  protected _take(): () => Coroutine<T> {
     const factory = this._factory;
     if (factory === null) throw new RuntimeError(`cannot reuse already awaited coroutine ${this._name}()`);
     this._factory = null;
     neverAwaited.unregister(this);
-    return factory();
+    return factory;
   }
 
   then<R1 = T, R2 = never>(

@@ -128,6 +128,17 @@ export class Handle {
   }
 }
 
+/**
+ * What the ready queue holds: a `Handle`, or a `Task` whose next step is
+ * due. A task is its own step handle, which spares an allocation per step
+ * on the hottest path of the loop.
+ */
+export interface Runnable {
+  /** Only handles are ever cancelled; a task's step is not. */
+  readonly _cancelled?: boolean;
+  _run(): void;
+}
+
 let timerSequence = 0;
 
 /** A callback scheduled for a time, returned by `callLater`/`callAt`. */
@@ -220,6 +231,8 @@ export abstract class AbstractEventLoop {
 
   /** Schedules `callback(arg)` in exactly `context` (not a copy); used by futures and tasks. */
   abstract _callSoonInContext(context: Context, callback: Callback<unknown[]>, args: unknown[] | null): Handle;
+  /** Puts `item` on the ready queue as it is (a task scheduling its own next step). */
+  abstract _scheduleReady(item: Runnable): void;
   /** Told by a `TimerHandle` that it was cancelled, to count cancelled timers. */
   abstract _timerHandleCancelled(handle: TimerHandle): void;
   /** The pending tasks of this loop (held strongly until done). */

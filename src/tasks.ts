@@ -161,7 +161,7 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
       loop._tasks.add(this as Task<unknown>);
       this._eagerStart();
     } else {
-      loop._callSoonInContext(this._context, stepTask as Callback<unknown[]>, [this]);
+      loop._scheduleReady(this);
       loop._tasks.add(this as Task<unknown>);
     }
   }
@@ -333,7 +333,7 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
   private _suspend(yielded: unknown): void {
     const awaited = checkYield(yielded, this._loop, this, () => `task ${this}`);
     if (awaited === undefined) {
-      this._loop._callSoonInContext(this._context, stepTask as Callback<unknown[]>, [this]);
+      this._loop._scheduleReady(this);
     } else if (awaited instanceof RuntimeError) {
       this._loop._callSoonInContext(this._context, stepTaskWithError as Callback<unknown[]>, [this, awaited]);
     } else {
@@ -388,7 +388,19 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
 
   /** Called through `WAKE_TASK` when the future the task waits on is done. */
   _scheduleWakeup(): void {
-    this._loop._callSoonInContext(this._context, stepTask as Callback<unknown[]>, [this]);
+    this._loop._scheduleReady(this);
+  }
+
+  /**
+   * Runs the task's next step; the loop calls this when the task comes up
+   * in the ready queue (a task is its own step handle, see `Runnable`).
+   */
+  _run(): void {
+    try {
+      this._context._run1(stepTask, this as Task<unknown>);
+    } catch (exception) {
+      this._loop.callExceptionHandler({ message: `Exception in callback ${this}._step()`, exception, task: this });
+    }
   }
 
   _awaitDone(future: Future<unknown>): void {
@@ -588,11 +600,6 @@ function followPromise<T>(promise: PromiseLike<T>, loop: AbstractEventLoop): Fut
   return future;
 }
 
-function* sleepZero<T>(result: T): Coroutine<T> {
-  yield;
-  return result;
-}
-
 function* sleepFor<T>(delay: number, result: T): Coroutine<T> {
   const loop = getRunningLoop();
   const future = loop.createFuture<T>();
@@ -601,6 +608,91 @@ function* sleepFor<T>(delay: number, result: T): Coroutine<T> {
     return yield* future;
   } finally {
     handle.cancel();
+  }
+}
+
+function startSleepFor<T>(this: { delay: number; result: T }): Coroutine<T> {
+  return sleepFor(this.delay, this.result);
+}
+
+/**
+ * What `sleep(0)` delegates to: one bare yield, then the result. Written by
+ * hand (a generator costs more) because `sleep(0)` is how coroutines give
+ * way to each other.
+ */
+class SleepZeroIterator<T> {
+  private _yielded = false;
+
+  constructor(private readonly _result: T) {}
+
+  next(): IteratorResult<undefined, T> {
+    if (this._yielded) return { value: this._result, done: true };
+    this._yielded = true;
+    return { value: undefined, done: false };
+  }
+
+  throw(error: unknown): never {
+    throw error;
+  }
+
+  return(value: T): IteratorResult<undefined, T> {
+    return { value, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
+/** The coroutine `sleep()` returns; `sleep(0)` has fast paths in both coroutine styles. */
+class SleepCoro<T> extends Coro<T> {
+  readonly delay: number;
+  readonly result: T;
+
+  constructor(delay: number, result: T) {
+    super(startSleepFor as () => Coroutine<T>, "sleep");
+    this.delay = delay;
+    this.result = result;
+  }
+
+  override [Symbol.iterator](): Coroutine<T> {
+    const start = this._take();
+    if (this.delay > 0) return start.call(this);
+    return new SleepZeroIterator(this.result) as unknown as Coroutine<T>;
+  }
+
+  /** `await sleep(0)`: resolves after one loop iteration; a cancel request meanwhile throws there. */
+  override then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    if (this.delay > 0) return super.then(onfulfilled, onrejected);
+    let yielded: Promise<T>;
+    try {
+      this._take();
+      const owner = currentNativeOwner() as Task<unknown> | undefined;
+      const loop = owner?._loop ?? getRunningLoop();
+      yielded = new Promise<T>((resolve, reject) => {
+        loop._callSoonInContext(INTERNAL_CONTEXT, () => resumeAfterYield(owner, resolve, reject, this.result), null);
+      });
+    } catch (error) {
+      yielded = Promise.reject(error);
+    }
+    return yielded.then(onfulfilled, onrejected);
+  }
+}
+
+function resumeAfterYield<T>(
+  owner: Task<unknown> | undefined,
+  resolve: (value: T) => void,
+  reject: (error: unknown) => void,
+  value: T,
+): void {
+  if (owner?._mustCancel === true) {
+    owner._mustCancel = false;
+    reject(new CancelledError(owner._cancelMessage ?? ""));
+  } else {
+    resolve(value);
   }
 }
 
@@ -613,7 +705,7 @@ export function sleep<T>(delay: number, result: T): Coro<T>;
 export function sleep<T>(delay: number, result?: T): Coro<T | undefined> {
   if (typeof delay !== "number") throw new TypeError(`sleep() delay must be a number of seconds, not ${typeof delay}`);
   if (Number.isNaN(delay)) throw new ValueError("Invalid delay: NaN (not a number)");
-  return new Coro(() => (delay <= 0 ? sleepZero(result) : sleepFor(delay, result)), "sleep");
+  return new SleepCoro(delay, result);
 }
 
 /** A task factory that starts tasks eagerly (Python's `asyncio.eager_task_factory`). */

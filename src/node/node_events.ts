@@ -13,7 +13,7 @@ import { isMainThread } from "node:worker_threads";
 import type { EventLoopOptions, LoopScheduler } from "../base_events.js";
 import { BaseEventLoop } from "../base_events.js";
 import type { AbstractEventLoop } from "../events.js";
-import { BaseDefaultEventLoopPolicy, _setDefaultPolicyFactory } from "../events.js";
+import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
