@@ -22,7 +22,7 @@ import { Coro, isGeneratorFunction, isGeneratorObject } from "./coroutines.js";
 import type { AbstractEventLoop, Callback } from "./events.js";
 import { callbackName, getEventLoop, getRunningLoop, shortRepr } from "./events.js";
 import { CancelledError, errorRepr, InvalidStateError, RuntimeError, ValueError } from "./exceptions.js";
-import type { Awaitable, Coroutine, DoneCallback } from "./futures.js";
+import type { Awaitable, Coroutine } from "./futures.js";
 import { _setResultUnlessCancelled, Future, FutureState, INTERNAL_CONTEXT, WAKE_TASK } from "./futures.js";
 import { logger } from "./log.js";
 import type { NativeScopeOwner } from "./native_scope.js";
