@@ -48,6 +48,7 @@ export {
 } from "./exceptions.js";
 export type { Awaitable, Coroutine, DoneCallback, FutureOptions } from "./futures.js";
 export { Future, isFuture } from "./futures.js";
+export { Barrier, BoundedSemaphore, Condition, Event, Held, Lock, Semaphore } from "./locks.js";
 export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";

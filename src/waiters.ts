@@ -1,0 +1,189 @@
+/**
+ * The one suspension mechanism of the synchronization primitives and the
+ * queues: a fair first-in first-out line of waiter futures (CPython keeps a
+ * `collections.deque` of futures in each primitive; Trio has one trap).
+ * Every wait in `locks.ts` and `queues.ts` goes through `WaiterQueue.wait`,
+ * so enqueueing, removal and what happens when a wait is abandoned are
+ * written once:
+ *
+ * - a waiter is a future appended at the tail; it is woken by setting its
+ *   result, which never runs anything inline (done callbacks go through the
+ *   loop), so a primitive's state change and its wake-up are atomic;
+ * - when the wait ends, however it ends, the waiter leaves the line (a
+ *   cancelled waiter leaves no trace);
+ * - when it ends by an exception (cancellation, a timeout), the primitive's
+ *   `onAbandon(woken)` hook is told whether the waiter had already been
+ *   woken, so that a wake-up it received but cannot use is passed on (no
+ *   lost wake-ups).
+ *
+ * Also `LoopBound`, Python's `mixins._LoopBoundMixin`: a primitive binds to
+ * the running loop the first time it has to wait.
+ */
+import type { AbstractEventLoop } from "./events.js";
+import { getRunningLoop } from "./events.js";
+import { RuntimeError } from "./exceptions.js";
+import type { Coroutine, Future } from "./futures.js";
+
+const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
+
+/** One place in a line. */
+class WaiterNode<T> {
+  prev: WaiterNode<T> | null = null;
+  next: WaiterNode<T> | null = null;
+  /** Invariant: true exactly while the node is linked into its line. */
+  queued = true;
+
+  constructor(readonly future: Future<T>) {}
+}
+
+/**
+ * A fair FIFO line of waiter futures with O(1) append and removal.
+ * Invariant: `size` is the number of linked nodes; a node is linked from
+ * the moment its wait starts until the wait ends or a `pop*` method takes
+ * it out (queues pop a waiter as they wake it; locks leave a woken waiter in
+ * line until it runs, so that newcomers still queue behind it).
+ */
+export class WaiterQueue<T> {
+  private _head: WaiterNode<T> | null = null;
+  private _tail: WaiterNode<T> | null = null;
+  private _size = 0;
+
+  /** How many waiters are in line (woken or cancelled ones that have not run yet included). */
+  get size(): number {
+    return this._size;
+  }
+
+  /** The futures in line, first to last. */
+  *[Symbol.iterator](): Generator<Future<T>, void, undefined> {
+    for (let node = this._head; node !== null; node = node.next) yield node.future;
+  }
+
+  /**
+   * Waits in line on a new future of `loop` and returns the value it is
+   * woken with. The waiter leaves the line when the wait ends. If the wait
+   * ends by an exception, `onAbandon(woken)` runs first, `woken` telling
+   * whether a wake-up had been delivered to this waiter (and is now unused).
+   */
+  *wait(loop: AbstractEventLoop, onAbandon?: (woken: boolean) => void): Coroutine<T> {
+    const future = loop.createFuture<T>();
+    const node = this._append(future);
+    let finished = false;
+    try {
+      const value = yield* future;
+      finished = true;
+      return value;
+    } finally {
+      this._unlink(node);
+      if (!finished) {
+        // Ended by an exception or closed: a waiter still pending is no longer waiting.
+        if (!future.done()) future.cancel();
+        onAbandon?.(!future.cancelled());
+      }
+    }
+  }
+
+  /** Whether every waiter in line is cancelled (true when the line is empty). */
+  allCancelled(): boolean {
+    for (let node = this._head; node !== null; node = node.next) {
+      if (!node.future.cancelled()) return false;
+    }
+    return true;
+  }
+
+  /** Wakes the first waiter unless it is already done; it stays in line until it runs (Lock's `_wake_up_first`). */
+  wakeFirst(value: T): void {
+    const head = this._head;
+    if (head !== null && !head.future.done()) head.future.setResult(value);
+  }
+
+  /** Wakes the first waiter that is not done, leaving it in line; false if there was none. */
+  wakeNext(value: T): boolean {
+    for (let node = this._head; node !== null; node = node.next) {
+      if (!node.future.done()) {
+        node.future.setResult(value);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Wakes up to `n` waiters that are not done, in order, leaving them in line; returns how many. */
+  wakeUpTo(n: number, value: T): number {
+    let woken = 0;
+    for (let node = this._head; node !== null && woken < n; node = node.next) {
+      if (!node.future.done()) {
+        node.future.setResult(value);
+        woken += 1;
+      }
+    }
+    return woken;
+  }
+
+  /** Takes waiters off the front until one that is not done, and wakes it; false if there was none (a Queue's `_wakeup_next`). */
+  popAndWake(value: T): boolean {
+    for (let node = this._head; node !== null; node = this._head) {
+      this._unlink(node);
+      if (!node.future.done()) {
+        node.future.setResult(value);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Empties the line, waking every waiter that is not done. */
+  popAllAndWake(value: T): void {
+    while (this.popAndWake(value)) {
+      // Keep waking until the line is empty.
+    }
+  }
+
+  private _append(future: Future<T>): WaiterNode<T> {
+    const node = new WaiterNode(future);
+    const tail = this._tail;
+    node.prev = tail;
+    if (tail === null) this._head = node;
+    else tail.next = node;
+    this._tail = node;
+    this._size += 1;
+    return node;
+  }
+
+  private _unlink(node: WaiterNode<T>): void {
+    if (!node.queued) return;
+    node.queued = false;
+    const { prev, next } = node;
+    if (prev === null) this._head = next;
+    else prev.next = next;
+    if (next === null) this._tail = prev;
+    else next.prev = prev;
+    node.prev = null;
+    node.next = null;
+    this._size -= 1;
+  }
+
+  toString(): string {
+    return `<WaiterQueue size=${this._size}>`;
+  }
+
+  [inspectSymbol](): string {
+    return this.toString();
+  }
+}
+
+/**
+ * Binds an object to the loop it first waits in (Python's
+ * `_LoopBoundMixin`): primitives can be created outside any loop, and using
+ * one from a second loop is an error.
+ */
+export abstract class LoopBound {
+  private _boundLoop: AbstractEventLoop | null = null;
+
+  /** The running loop, after checking that it is the one this object is bound to. */
+  protected _getLoop(): AbstractEventLoop {
+    const loop = getRunningLoop();
+    if (this._boundLoop === null) this._boundLoop = loop;
+    if (loop !== this._boundLoop) throw new RuntimeError(`${this} is bound to a different event loop`);
+    return loop;
+  }
+}
