@@ -52,6 +52,8 @@ export { Barrier, BoundedSemaphore, Condition, Event, Held, Lock, Semaphore } fr
 export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
+export type { Comparator, PriorityQueueOptions } from "./queues.js";
+export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
 export { Runner, run } from "./runners.js";
 export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";

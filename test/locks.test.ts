@@ -11,23 +11,14 @@ import { inspect } from "node:util";
 import * as asyncio from "asyncio-ts";
 import { runVirtual } from "asyncio-ts/testing";
 import type { Style } from "./sync_helpers.js";
-import { allDone, cancelAfter, coro, outcome, STYLES, spawn, ticks } from "./sync_helpers.js";
+import { allDone, cancelAfter, coro, outcome, runGuarded, STYLES, settle as settleFor, spawn } from "./sync_helpers.js";
 
 function run<T>(style: Style, script: () => Generator<asyncio.Awaitable<unknown>, T, unknown>): Promise<T> {
-  return runVirtual(coro(style, script));
+  return runGuarded(coro(style, script));
 }
 
 for (const style of STYLES) {
-  /**
-   * Lets the tasks run for `n` loop iterations as a generator driver sees
-   * them: exactly `n` iterations, as CPython's tests count them. Native
-   * tasks resume in microtasks after the iteration that woke them, so a
-   * hand-over along a chain of native tasks (a lock passed from one to the
-   * next) takes an iteration per task; a native driver waits longer. Every
-   * state a test checks after `settle()` is one where nothing more happens
-   * until the driver acts, so waiting longer changes nothing else.
-   */
-  const settle = (n = 1) => ticks(style === "native" ? 8 * n : n);
+  const settle = (n = 1) => settleFor(style, n);
 
   describe(`Lock (${style})`, () => {
     test("repr shows the state and the number of waiters", () =>

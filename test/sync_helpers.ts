@@ -9,8 +9,13 @@
  * a native async function (passed as a function) that awaits each one with
  * `await`. Errors, cancellation included, are thrown back into the script
  * at the `yield`, so its `try`/`finally` blocks behave as in either style.
+ *
+ * `runGuarded(main)` runs a test on a virtual-time loop and turns a
+ * deadlock into a failure: with autojump, a loop with nothing left to do
+ * jumps straight to a far-away watchdog timer.
  */
 import * as asyncio from "asyncio-ts";
+import { VirtualTimeLoop } from "asyncio-ts/testing";
 
 export type Style = "generator" | "native";
 export const STYLES: readonly Style[] = ["generator", "native"];
@@ -89,7 +94,80 @@ export function* ticks(n: number): Generator<asyncio.Awaitable<unknown>, void, u
   for (let i = 0; i < n; i++) yield asyncio.sleep(0);
 }
 
+/**
+ * Lets the tasks run for `n` loop iterations as a generator driver sees
+ * them: exactly `n` iterations, as CPython's tests count them. Native tasks
+ * resume in microtasks after the iteration that woke them, so a hand-over
+ * along a chain of native tasks (a lock passed from one to the next) takes
+ * an iteration per task; a native driver waits longer. Every state a test
+ * checks after `settle()` must be one where nothing more happens until the
+ * driver acts, so that waiting longer changes nothing else.
+ */
+export function settle(style: Style, n = 1): Generator<asyncio.Awaitable<unknown>, void, unknown> {
+  return ticks(style === "native" ? 8 * n : n);
+}
+
 /** Cancels `task` after `delay` seconds of loop time: what a timeout does to a waiter. */
 export function cancelAfter(task: asyncio.Task<unknown>, delay: number): asyncio.TimerHandle {
   return asyncio.getRunningLoop().callLater(delay, () => task.cancel());
+}
+
+/** Raised by `runGuarded` when its loop had nothing left to run before `main` finished. */
+export class DeadlockError extends Error {
+  override name = "DeadlockError";
+}
+
+async function runBounded<T>(loop: VirtualTimeLoop, future: asyncio.Future<T>, limit: number, what: string): Promise<T> {
+  let stuck = false;
+  const watchdog = loop.callLater(limit, () => {
+    stuck = true;
+    loop.stop();
+  });
+  try {
+    return await loop.runUntilComplete(future);
+  } catch (error) {
+    if (stuck) {
+      const pending = [...asyncio.allTasks(loop)].map(String).join("\n  ");
+      throw new DeadlockError(`deadlock: nothing left to run before ${what} finished; pending tasks:\n  ${pending}`);
+    }
+    throw error;
+  } finally {
+    watchdog.cancel();
+  }
+}
+
+/**
+ * Runs `main` on a fresh `VirtualTimeLoop` (like `runVirtual`), failing
+ * with `DeadlockError` instead of hanging if the loop runs out of things to
+ * do first (or `limit` virtual seconds pass). Tasks left over are
+ * cancelled, as `run()` does, under the same guard.
+ */
+export async function runGuarded<T>(main: asyncio.CoroutineLike<T>, limit = 1e6): Promise<T> {
+  const loop = new VirtualTimeLoop();
+  let deadlocked = false;
+  try {
+    return await runBounded(loop, loop.createTask(main), limit, "the main task");
+  } catch (error) {
+    deadlocked = error instanceof DeadlockError;
+    throw error;
+  } finally {
+    const leftovers = [...asyncio.allTasks(loop)];
+    if (!deadlocked && leftovers.length > 0) {
+      for (const task of leftovers) task.cancel();
+      await runBounded(loop, asyncio.ensureFuture(allDoneOn(loop, leftovers), { loop }), limit, "the cancelled leftover tasks");
+    }
+    loop.close();
+  }
+}
+
+function allDoneOn(loop: VirtualTimeLoop, tasks: readonly asyncio.Future<unknown>[]): asyncio.Future<void> {
+  const done = loop.createFuture<void>();
+  let left = tasks.length;
+  for (const task of tasks) {
+    task.addDoneCallback(() => {
+      left -= 1;
+      if (left === 0 && !done.done()) done.setResult();
+    });
+  }
+  return done;
 }
