@@ -30,12 +30,16 @@
  * Exiting (`.exit`, Ctrl-D, the end of piped input) cancels the tasks left
  * behind, stops and closes the loop, and exits with status 0.
  *
+ * Differences from Python's: every input runs in a task, so
+ * `asyncio.currentTask()` is a task even in an input without `await`
+ * (Python runs those in a plain callback).
+ *
  * Limits (Node's REPL underneath): static `import` statements are refused
- * (use `await import("x")`); `const` declared in an input that uses `await`
- * becomes a `let`-like binding, as in Node's REPL; the evaluator used is
- * Node's internal one, reached through documented-but-loose corners of
- * `node:repl` (a replaced `eval` property and the `domain` option), checked
- * on Node 20 and 24.
+ * (use `await import("x")`); a `const` declared in an input that uses
+ * `await` can be reassigned later, as in Node's REPL; the evaluator is
+ * Node's internal one, reached by replacing the server's `eval` property
+ * after creation and through the undocumented `domain` option of
+ * `repl.start` (checked at start-up; tested on Node 20 and 24).
  */
 import { EventEmitter } from "node:events";
 import { homedir } from "node:os";
