@@ -5,6 +5,26 @@
  */
 export type { EventLoopOptions, LoopScheduler } from "./base_events.js";
 export { BaseEventLoop } from "./base_events.js";
+export type {
+  AwaitedOf,
+  FinishedFuture,
+  GatherOptions,
+  GatherResults,
+  GatherSettledResults,
+  ReturnWhen,
+  WaitOptions,
+} from "./combinators.js";
+export {
+  ALL_COMPLETED,
+  AsCompletedIterator,
+  asCompleted,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  gather,
+  shield,
+  wait,
+  waitFor,
+} from "./combinators.js";
 export type { ContextVarOptions } from "./contextvars.js";
 export { Context, ContextVar, copyContext, Token } from "./contextvars.js";
 export type { CoroFunction } from "./coroutines.js";
@@ -56,6 +76,9 @@ export type { Comparator, PriorityQueueOptions } from "./queues.js";
 export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
 export { Runner, run } from "./runners.js";
+export type { BodyResult } from "./scope_body.js";
+export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
+export { TaskGroup, taskGroup } from "./taskgroups.js";
 export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";
 export {
   allTasks,
@@ -67,3 +90,5 @@ export {
   sleep,
   Task,
 } from "./tasks.js";
+export type { TimeoutBody } from "./timeouts.js";
+export { Timeout, TimeoutState, timeout, timeoutAt } from "./timeouts.js";
