@@ -12,7 +12,8 @@
 import { Coro } from "./coroutines.js";
 import { BrokenBarrierError, CancelledError, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable, Coroutine } from "./futures.js";
-import { LoopBound, WaiterQueue } from "./waiters.js";
+import type { WouldWait } from "./waiters.js";
+import { FastPathCoro, LoopBound, WaiterQueue, WOULD_WAIT } from "./waiters.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -55,8 +56,13 @@ function* holdPrimitive(primitive: Acquirable): Coroutine<Held> {
   return new Held(primitive);
 }
 
-function hold(primitive: Acquirable, name: string): Awaitable<Held> {
-  return new Coro(() => holdPrimitive(primitive), name);
+/** `hold()` of `primitive`; `tryAcquire` is its acquire() fast path, so that holding costs no more than acquiring. */
+function hold(primitive: Acquirable, name: string, tryAcquire: () => true | WouldWait): Awaitable<Held> {
+  return new FastPathCoro(
+    () => holdPrimitive(primitive),
+    name,
+    () => (tryAcquire() === WOULD_WAIT ? WOULD_WAIT : new Held(primitive)),
+  );
 }
 
 function withWaiters(extra: string, waiters: number): string {
@@ -99,20 +105,31 @@ export class Lock extends LoopBound {
 
   /** Waits until the lock is free, takes it and returns `true`. */
   acquire(): Awaitable<boolean> {
-    return new Coro(() => this._acquire(), "Lock.acquire");
+    return new FastPathCoro(
+      () => this._acquire(),
+      "Lock.acquire",
+      () => this._tryAcquire(),
+    );
   }
 
   /** Acquires the lock; the result releases it when disposed (`using _ = await lock.hold()`). */
   hold(): Awaitable<Held> {
-    return hold(this, "Lock.hold");
+    return hold(this, "Lock.hold", () => this._tryAcquire());
+  }
+
+  /**
+   * Takes the lock if that needs no wait (`acquire()`'s fast path, also
+   * used by `hold()` and `Condition.hold()`). Fair: a newcomer queues
+   * behind waiters, unless every one of them is cancelled.
+   */
+  _tryAcquire(): true | WouldWait {
+    if (this._locked || !this._waiters.allCancelled()) return WOULD_WAIT;
+    this._locked = true;
+    return true;
   }
 
   private *_acquire(): Coroutine<boolean> {
-    // Fair: a newcomer queues behind waiters, unless every one of them is cancelled.
-    if (!this._locked && this._waiters.allCancelled()) {
-      this._locked = true;
-      return true;
-    }
+    if (this._tryAcquire() === true) return true;
     yield* this._waiters.wait(this._getLoop(), this._onAbandon);
     this._locked = true;
     return true;
@@ -166,7 +183,11 @@ export class Event extends LoopBound {
 
   /** Waits until the flag is set and returns `true`. */
   wait(): Awaitable<boolean> {
-    return new Coro(() => this._wait(), "Event.wait");
+    return new FastPathCoro(
+      () => this._wait(),
+      "Event.wait",
+      () => (this._value ? true : WOULD_WAIT),
+    );
   }
 
   private *_wait(): Coroutine<boolean> {
@@ -234,7 +255,7 @@ export class Condition extends LoopBound {
 
   /** Acquires the underlying lock; the result releases it when disposed. */
   hold(): Awaitable<Held> {
-    return hold(this, "Condition.hold");
+    return hold(this, "Condition.hold", () => this._lock._tryAcquire());
   }
 
   /**
@@ -359,12 +380,16 @@ export class Semaphore extends LoopBound {
 
   /** Takes a unit, waiting for one if needed, and returns `true`. */
   acquire(): Awaitable<boolean> {
-    return new Coro(() => this._acquire(), `${this.constructor.name}.acquire`);
+    return new FastPathCoro(
+      () => this._acquire(),
+      `${this.constructor.name}.acquire`,
+      () => this._tryAcquire(),
+    );
   }
 
   /** Acquires the semaphore; the result releases it when disposed. */
   hold(): Awaitable<Held> {
-    return hold(this, `${this.constructor.name}.hold`);
+    return hold(this, `${this.constructor.name}.hold`, () => this._tryAcquire());
   }
 
   /** Gives a unit back and wakes the first waiter. */
@@ -373,11 +398,15 @@ export class Semaphore extends LoopBound {
     this._wakeUpNext();
   }
 
+  /** Takes a unit if that needs no wait: one is free and nobody waits for one (FIFO). */
+  private _tryAcquire(): true | WouldWait {
+    if (this.locked()) return WOULD_WAIT;
+    this._value -= 1;
+    return true;
+  }
+
   private *_acquire(): Coroutine<boolean> {
-    if (!this.locked()) {
-      this._value -= 1;
-      return true;
-    }
+    if (this._tryAcquire() === true) return true;
     try {
       yield* this._waiters.wait(this._getLoop(), this._onAbandon);
     } finally {

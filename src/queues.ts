@@ -16,7 +16,8 @@ import { Coro } from "./coroutines.js";
 import { QueueEmpty, QueueFull, QueueShutDown, ValueError } from "./exceptions.js";
 import type { Awaitable, Coroutine } from "./futures.js";
 import { Event } from "./locks.js";
-import { LoopBound, WaiterQueue } from "./waiters.js";
+import type { WouldWait } from "./waiters.js";
+import { FastPathCoro, LoopBound, WaiterQueue, WOULD_WAIT } from "./waiters.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -116,13 +117,18 @@ export class Queue<T = unknown> extends LoopBound implements AsyncIterable<T> {
    * queue is shut down (before or while waiting).
    */
   put(item: T): Awaitable<void> {
-    return new Coro(() => this._putWaiting(item), "Queue.put");
+    return new FastPathCoro(
+      () => this._putWaiting(item),
+      "Queue.put",
+      () => this._tryPut(item),
+    );
   }
 
   /** Puts `item` in at once: `QueueFull` if the queue is full, `QueueShutDown` if it is shut down. */
   putNowait(item: T): void {
-    if (this._isShutdown) throw new QueueShutDown(`putNowait() on a queue that is shut down: ${this}`);
-    if (this.full()) throw new QueueFull(`putNowait() on a full queue: ${this}`);
+    if (this._isShutdown) throw new QueueShutDown(`putNowait() on a ${this.constructor.name} that is shut down`);
+    // Messages name the class, not the whole repr: these errors are raised on hot paths (polling with getNowait()).
+    if (this.full()) throw new QueueFull(`putNowait() on a full ${this.constructor.name} (maxsize=${this._maxsize})`);
     this._put(item);
     this._unfinishedTasks += 1;
     this._finished.clear();
@@ -135,14 +141,18 @@ export class Queue<T = unknown> extends LoopBound implements AsyncIterable<T> {
    * was shut down with `immediate`).
    */
   get(): Awaitable<T> {
-    return new Coro(() => this._getWaiting(), "Queue.get");
+    return new FastPathCoro(
+      () => this._getWaiting(),
+      "Queue.get",
+      () => this._tryGet(),
+    );
   }
 
   /** Takes the next item out at once: `QueueEmpty` if there is none, `QueueShutDown` if shut down and empty. */
   getNowait(): T {
     if (this.empty()) {
-      if (this._isShutdown) throw new QueueShutDown(`getNowait() on a queue that is shut down and empty: ${this}`);
-      throw new QueueEmpty(`getNowait() on an empty queue: ${this}`);
+      if (this._isShutdown) throw new QueueShutDown(`getNowait() on a ${this.constructor.name} that is shut down and empty`);
+      throw new QueueEmpty(`getNowait() on an empty ${this.constructor.name}`);
     }
     const item = this._get();
     this._putters.popAndWake(undefined);
@@ -154,7 +164,8 @@ export class Queue<T = unknown> extends LoopBound implements AsyncIterable<T> {
    * put is. `ValueError` if called more times than items were put.
    */
   taskDone(): void {
-    if (this._unfinishedTasks <= 0) throw new ValueError(`taskDone() called too many times: ${this}`);
+    if (this._unfinishedTasks <= 0)
+      throw new ValueError(`taskDone() called too many times (more than items put in this ${this.constructor.name})`);
     this._unfinishedTasks -= 1;
     if (this._unfinishedTasks === 0) this._finished.set();
   }
@@ -203,20 +214,34 @@ export class Queue<T = unknown> extends LoopBound implements AsyncIterable<T> {
     };
   }
 
-  private *_putWaiting(item: T): Coroutine<void> {
-    while (this.full()) {
-      if (this._isShutdown) throw new QueueShutDown(`put() on a queue that is shut down: ${this}`);
-      yield* this._putters.wait(this._getLoop(), this._onPutterAbandon);
+  /** `put()` without waiting: puts the item if there is room, raises if shut down, or says it would wait. */
+  private _tryPut(item: T): undefined | WouldWait {
+    if (!this.full()) {
+      this.putNowait(item);
+      return undefined;
     }
-    this.putNowait(item);
+    if (this._isShutdown) throw new QueueShutDown(`put() on a ${this.constructor.name} that is shut down`);
+    return WOULD_WAIT;
+  }
+
+  /** `get()` without waiting: takes an item if there is one, raises if shut down, or says it would wait. */
+  private _tryGet(): T | WouldWait {
+    if (!this.empty()) return this.getNowait();
+    if (this._isShutdown) throw new QueueShutDown(`get() on a ${this.constructor.name} that is shut down and empty`);
+    return WOULD_WAIT;
+  }
+
+  private *_putWaiting(item: T): Coroutine<void> {
+    // Woken waiters look again: the room may be gone, or the queue shut down.
+    while (this._tryPut(item) === WOULD_WAIT) yield* this._putters.wait(this._getLoop(), this._onPutterAbandon);
   }
 
   private *_getWaiting(): Coroutine<T> {
-    while (this.empty()) {
-      if (this._isShutdown) throw new QueueShutDown(`get() on a queue that is shut down and empty: ${this}`);
+    for (;;) {
+      const item = this._tryGet();
+      if (item !== WOULD_WAIT) return item;
       yield* this._getters.wait(this._getLoop(), this._onGetterAbandon);
     }
-    return this.getNowait();
   }
 
   private *_join(): Coroutine<void> {

@@ -17,12 +17,16 @@
  *   lost wake-ups).
  *
  * Also `LoopBound`, Python's `mixins._LoopBoundMixin`: a primitive binds to
- * the running loop the first time it has to wait.
+ * the running loop the first time it has to wait; and `FastPathCoro`, the
+ * coroutine objects the primitives return, which skip the machinery of
+ * waiting when an operation completes at once.
  */
+import { Coro } from "./coroutines.js";
 import type { AbstractEventLoop } from "./events.js";
 import { getRunningLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Coroutine, Future } from "./futures.js";
+import { _driveInline } from "./tasks.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -185,5 +189,45 @@ export abstract class LoopBound {
     if (this._boundLoop === null) this._boundLoop = loop;
     if (loop !== this._boundLoop) throw new RuntimeError(`${this} is bound to a different event loop`);
     return loop;
+  }
+}
+
+/** What a fast path returns when the operation cannot complete without waiting. */
+export const WOULD_WAIT: unique symbol = Symbol("would wait");
+export type WouldWait = typeof WOULD_WAIT;
+
+/**
+ * A coroutine object (a `Coro`: lazy, single use, accepted by `createTask`)
+ * for an operation that often completes at once, such as `get()` on a
+ * queue holding items. `tryNow()` runs exactly the generator's paths that
+ * finish without waiting, and returns `WOULD_WAIT` (changing nothing) when
+ * the operation must wait. Awaited from an async function, it tries
+ * `tryNow()` first and only drives the generator on behalf of the awaiting
+ * task when that would wait, which saves the inline driver and its
+ * promises on the common path. `yield*` runs the generator, whose first
+ * step is the same `tryNow()`. Either way nothing happens until the object
+ * is awaited, as with any coroutine.
+ */
+export class FastPathCoro<T> extends Coro<T> {
+  private readonly _tryNow: () => T | WouldWait;
+
+  constructor(factory: () => Coroutine<T>, name: string, tryNow: () => T | WouldWait) {
+    super(factory, name);
+    this._tryNow = tryNow;
+  }
+
+  override then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    let run: Promise<T>;
+    try {
+      const start = this._take();
+      const now = this._tryNow();
+      run = now === WOULD_WAIT ? _driveInline(start()) : Promise.resolve(now);
+    } catch (error) {
+      run = Promise.reject(error);
+    }
+    return run.then(onfulfilled, onrejected);
   }
 }

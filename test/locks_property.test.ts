@@ -20,7 +20,17 @@ import { inspect } from "node:util";
 import * as asyncio from "asyncio-ts";
 import fc from "fast-check";
 import type { Script, Style } from "./sync_helpers.js";
-import { allDone, coro, DeadlockError, outcome, runGuarded, STYLES, spawn } from "./sync_helpers.js";
+import {
+  allDone,
+  checkEachSecond,
+  coro,
+  DeadlockError,
+  outcome,
+  runGuarded,
+  STYLES,
+  spawn,
+  withTimeout,
+} from "./sync_helpers.js";
 
 const SEED = process.env.FC_SEED === undefined ? 20240404 : Number(process.env.FC_SEED);
 const RUN_SCALE = process.env.FC_RUNS === undefined ? 1 : Number(process.env.FC_RUNS);
@@ -28,40 +38,7 @@ const runs = (n: number): number => Math.max(1, Math.round(n * RUN_SCALE));
 
 /** The last whole second at which a scenario schedules anything (checks run up to here). */
 const HORIZON = 40;
-
-/**
- * Runs `body` with the task cancelled after `timeout` seconds, as
- * `asyncio.timeout()` would: returns `"timeout"` if it was cut short by
- * that, and re-raises any other cancellation.
- */
-function* withTimeout(timeout: number | null, body: () => Generator<asyncio.Awaitable<unknown>, void, unknown>) {
-  const me = asyncio.currentTask() as asyncio.Task<unknown>;
-  let fired = false;
-  const timer =
-    timeout === null
-      ? null
-      : asyncio.getRunningLoop().callLater(timeout, () => {
-          fired = true;
-          me.cancel();
-        });
-  try {
-    yield* body();
-  } catch (error) {
-    if (fired && error instanceof asyncio.CancelledError && me.uncancel() === 0) return "timeout";
-    throw error;
-  } finally {
-    timer?.cancel();
-  }
-  // Expired just as the body ended: take the cancellation back, as asyncio.timeout() does.
-  if (fired) me.uncancel();
-  return "done";
-}
-
-/** Calls `check` at every half second up to `HORIZON`: when what happened at the whole second has settled. */
-function scheduleChecks(check: (time: number) => void): void {
-  const loop = asyncio.getRunningLoop();
-  for (let t = 0; t <= HORIZON; t++) loop.callLater(t + 0.5, () => check(t + 0.5));
-}
+const scheduleChecks = (check: (time: number) => void): void => checkEachSecond(HORIZON, check);
 
 interface Round {
   /** Seconds to wait before the acquire. */

@@ -357,6 +357,27 @@ for (const style of STYLES) {
         assert.deepEqual([q.getNowait(), q.qsize()], ["p2", 0]);
       }));
 
+    test("a task with a pending cancellation still gets a ready item; the cancellation comes at its next wait (as in CPython)", () =>
+      run(style, function* () {
+        const q = new asyncio.Queue<string>();
+        q.putNowait("ready");
+        const log: string[] = [];
+        const task = spawn(style, function* () {
+          (asyncio.currentTask() as asyncio.Task<unknown>).cancel(); // pending: the task is running
+          log.push((yield q.get()) as string); // completes without waiting
+          try {
+            yield q.get(); // would wait: cancelled here
+          } catch (error) {
+            log.push(error instanceof asyncio.CancelledError ? "cancelled" : String(error));
+            throw error;
+          }
+        });
+        yield allDone([task]);
+        assert.deepEqual(log, ["ready", "cancelled"]);
+        assert.equal(task.cancelled(), true);
+        assert.equal(inspect(q), "<Queue maxsize=0 tasks=1>");
+      }));
+
     test("a timed-out get() leaves no getter behind (CPython test_cancelled_getters_not_being_held_in_self_getters)", () =>
       run(style, function* () {
         const q = new asyncio.Queue<number>(5);

@@ -112,6 +112,44 @@ export function cancelAfter(task: asyncio.Task<unknown>, delay: number): asyncio
   return asyncio.getRunningLoop().callLater(delay, () => task.cancel());
 }
 
+/**
+ * Runs `body` with the task cancelled after `timeout` seconds, as
+ * `asyncio.timeout()` would: returns `"timeout"` if it was cut short by
+ * that, and re-raises any other cancellation.
+ */
+export function* withTimeout(timeout: number | null, body: () => Generator<asyncio.Awaitable<unknown>, void, unknown>) {
+  const me = asyncio.currentTask() as asyncio.Task<unknown>;
+  let fired = false;
+  const timer =
+    timeout === null
+      ? null
+      : asyncio.getRunningLoop().callLater(timeout, () => {
+          fired = true;
+          me.cancel();
+        });
+  try {
+    yield* body();
+  } catch (error) {
+    if (fired && error instanceof asyncio.CancelledError && me.uncancel() === 0) return "timeout";
+    throw error;
+  } finally {
+    timer?.cancel();
+  }
+  // Expired just as the body ended: take the cancellation back, as asyncio.timeout() does.
+  if (fired) me.uncancel();
+  return "done";
+}
+
+/**
+ * Calls `check` at every half second up to `horizon`: property scenarios
+ * make everything happen at whole seconds, so half a second later what
+ * happened has settled.
+ */
+export function checkEachSecond(horizon: number, check: (time: number) => void): void {
+  const loop = asyncio.getRunningLoop();
+  for (let t = 0; t <= horizon; t++) loop.callLater(t + 0.5, () => check(t + 0.5));
+}
+
 /** Raised by `runGuarded` when its loop had nothing left to run before `main` finished. */
 export class DeadlockError extends Error {
   override name = "DeadlockError";
