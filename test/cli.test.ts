@@ -229,7 +229,7 @@ describe("asyncio-ts run FILE", { timeout: TIMEOUT }, () => {
   });
 });
 
-describe("asyncio-ts bench", { timeout: 120_000, skip: "the bench is being written" }, () => {
+describe("asyncio-ts bench", { timeout: 120_000 }, () => {
   test("--scale 0.01 --only call_soon_chain prints the table", async () => {
     const { code, stdout, stderr } = await runCli(["bench", "--scale", "0.01", "--only", "call_soon_chain"]);
     assert.equal(code, 0, stderr);
