@@ -12,7 +12,8 @@
  *
  * `runGuarded(main)` runs a test on a virtual-time loop and turns a
  * deadlock into a failure: with autojump, a loop with nothing left to do
- * jumps straight to a far-away watchdog timer.
+ * jumps straight to a far-away watchdog timer. (A loop busy forever without
+ * time moving is caught too, by a real-time safety net.)
  */
 import * as asyncio from "asyncio-ts";
 import { VirtualTimeLoop } from "asyncio-ts/testing";
@@ -155,22 +156,38 @@ export class DeadlockError extends Error {
   override name = "DeadlockError";
 }
 
+/** Real seconds without any progress of virtual time after which a busy loop counts as livelocked. */
+const LIVELOCK_SECONDS = 30;
+
 async function runBounded<T>(loop: VirtualTimeLoop, future: asyncio.Future<T>, limit: number, what: string): Promise<T> {
-  let stuck = false;
+  let stuck: string | null = null;
   const watchdog = loop.callLater(limit, () => {
-    stuck = true;
+    stuck = "deadlock: nothing left to run";
     loop.stop();
   });
+  // A safety net, not a timing assertion: a loop that keeps running callbacks
+  // without virtual time ever moving would otherwise hang the test run.
+  let lastTime = loop.time();
+  const livelock = setInterval(() => {
+    if (loop.time() !== lastTime || future.done()) {
+      lastTime = loop.time();
+      return;
+    }
+    stuck = `livelock: virtual time stuck at ${lastTime} for ${LIVELOCK_SECONDS} s`;
+    loop.stop();
+  }, LIVELOCK_SECONDS * 1000);
+  livelock.unref();
   try {
     return await loop.runUntilComplete(future);
   } catch (error) {
-    if (stuck) {
+    if (stuck !== null) {
       const pending = [...asyncio.allTasks(loop)].map(String).join("\n  ");
-      throw new DeadlockError(`deadlock: nothing left to run before ${what} finished; pending tasks:\n  ${pending}`);
+      throw new DeadlockError(`${stuck} before ${what} finished; pending tasks:\n  ${pending}`);
     }
     throw error;
   } finally {
     watchdog.cancel();
+    clearInterval(livelock);
   }
 }
 
