@@ -9,8 +9,9 @@
  *
  * How iterations are chained: JavaScript cannot block, so the loop lives
  * inside the host's event loop. While callbacks are ready, iterations follow
- * each other as microtasks (native coroutines, which resume in microtasks,
- * interleave between them in FIFO order); every few milliseconds the loop
+ * each other as microtasks (an iteration that woke native coroutines, which
+ * resume in microtasks, lets the microtask queue drain before the next one,
+ * so they run within the iteration that woke them); every few milliseconds the loop
  * yields to the host's macrotask queue so that Node's I/O and timers run.
  * With nothing ready it sleeps until the next timer or until a callback is
  * scheduled from outside (`callSoon` from a Node callback wakes it).
@@ -23,6 +24,7 @@ import { errorRepr, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable } from "./futures.js";
 import { Future, isFuture } from "./futures.js";
 import { logger } from "./log.js";
+import { _takeNativeWakeup } from "./native_scope.js";
 import type { AwaitableLike, CoroutineLike, TaskOptions } from "./tasks.js";
 import { ensureFuture, Task } from "./tasks.js";
 
@@ -334,6 +336,10 @@ export class BaseEventLoop extends AbstractEventLoop {
   createTask<T>(coro: CoroutineLike<T>, options: TaskOptions = {}): Task<T> {
     this._checkClosed();
     const { signal, ...taskOptions } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      // Checked before the task exists: a refused createTask() must not leave a scheduled task behind.
+      throw new TypeError(`signal must be an AbortSignal, not ${shortRepr(signal)}`);
+    }
     let task: Task<T>;
     if (this._taskFactory === null) {
       task = new Task(coro, { ...taskOptions, loop: this });
@@ -447,9 +453,31 @@ export class BaseEventLoop extends AbstractEventLoop {
       this._endRun(error);
       return;
     }
+    if (_takeNativeWakeup()) RESOLVED.then(this._finishAfterMicrotasks);
+    else this._finishIteration();
+  }
+
+  /** After an iteration: stop, or schedule the next one. */
+  private _finishIteration(): void {
     if (this._stopping) this._endRun();
     else this._scheduleNext();
   }
+
+  /**
+   * The iteration woke native continuations (see `_markNativeWakeup`). They
+   * resume a few microtask hops later and belong to this iteration, as task
+   * steps do in CPython: what comes next (stop, the next iteration, sleep,
+   * or a turn for the host) is decided once the microtask queue has
+   * drained. A `nextTick` queued from a microtask runs exactly then (Node
+   * runs its tick queue after the microtask queue). Deciding earlier would
+   * find nothing ready, sleep, and be woken by the continuation's next
+   * `callSoon`: a native task looping on `await sleep(0)` then starved the
+   * host and lagged one iteration behind.
+   */
+  private readonly _finishAfterMicrotasks = (): void => {
+    process.nextTick(this._finishIterationBound);
+  };
+  private readonly _finishIterationBound = (): void => this._finishIteration();
 
   private _endRun(error?: unknown): void {
     this._stopping = false;
@@ -512,8 +540,9 @@ export class BaseEventLoop extends AbstractEventLoop {
     const scheduled = this._scheduled;
     if (scheduled.length > 0) {
       this._dropCancelledTimers();
+      // `<=`: at large clock values `time + resolution` rounds to `time`, and a timer due now must still run.
       const endTime = this.time() + this._scheduler.clockResolution;
-      for (let timer = scheduled.peek(); timer !== undefined && timer._when < endTime; timer = scheduled.peek()) {
+      for (let timer = scheduled.peek(); timer !== undefined && timer._when <= endTime; timer = scheduled.peek()) {
         scheduled.pop();
         timer._scheduled = false;
         this._ready.push(timer);

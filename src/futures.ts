@@ -14,7 +14,7 @@ import { Context, currentContext } from "./contextvars.js";
 import type { AbstractEventLoop, Callback, ExceptionContext } from "./events.js";
 import { callbackName, creationStack, getEventLoop, shortRepr } from "./events.js";
 import { CancelledError, errorRepr, InvalidStateError, RuntimeError } from "./exceptions.js";
-import { currentNativeOwner } from "./native_scope.js";
+import { _markNativeWakeup, currentNativeOwner } from "./native_scope.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -239,6 +239,11 @@ export class Future<T = unknown> implements Awaitable<T> {
       if ((awaiter as unknown) === this) {
         return Promise.reject(new RuntimeError(`Task cannot await on itself: ${this}`)).then(onfulfilled, onrejected);
       }
+      if (awaiter._loop !== this._loop) {
+        // As Task.__step refuses it: that loop will never run while this task's loop does.
+        const error = new RuntimeError(`Task ${awaiter} got Future ${this} attached to a different loop`);
+        return Promise.reject(error).then(onfulfilled, onrejected);
+      }
       awaiter._awaitFuture(this);
     }
     return this._asPromise().then(onfulfilled, onrejected);
@@ -249,6 +254,7 @@ export class Future<T = unknown> implements Awaitable<T> {
     if (this._promise === null) {
       this._promise = new Promise<T>((resolve, reject) => {
         this._addCallback(() => {
+          _markNativeWakeup();
           if (this._state === FutureState.CANCELLED) reject(this._makeCancelledError());
           else if (this._hasException) {
             this._retrieved();

@@ -38,6 +38,29 @@ export function runInNativeScope<R>(owner: NativeScopeOwner, fn: () => R): R {
   return storage.run(owner, fn);
 }
 
+/**
+ * Set when a loop callback made a native continuation runnable (settled a
+ * Promise that native code awaits, or started a native function). The
+ * continuation, and the `then()` call of whatever it awaits next, are
+ * microtasks that take a few hops: the loop then decides what follows the
+ * iteration only once the microtask queue has drained (see
+ * `BaseEventLoop._finishAfterMicrotasks`), so that the continuation runs
+ * within the iteration that woke it, as a task step does in CPython.
+ */
+let nativeWakeup = false;
+
+/** Records that a native continuation was made runnable (see `nativeWakeup`). */
+export function _markNativeWakeup(): void {
+  nativeWakeup = true;
+}
+
+/** Whether a native continuation was made runnable since the last call; clears the mark. */
+export function _takeNativeWakeup(): boolean {
+  const marked = nativeWakeup;
+  nativeWakeup = false;
+  return marked;
+}
+
 /** Runs `fn` outside any native scope, so that what it schedules does not inherit one. */
 export function runOutsideNativeScope<R>(fn: () => R): R {
   if (storage === null || storage.getStore() === undefined) return fn();

@@ -26,7 +26,7 @@ import type { Awaitable, Coroutine } from "./futures.js";
 import { _setResultUnlessCancelled, Future, FutureState, INTERNAL_CONTEXT, WAKE_TASK } from "./futures.js";
 import { logger } from "./log.js";
 import type { NativeScopeOwner } from "./native_scope.js";
-import { currentNativeOwner, runInNativeScope } from "./native_scope.js";
+import { _markNativeWakeup, currentNativeOwner, runInNativeScope } from "./native_scope.js";
 
 /** What a task runs: a generator coroutine, a `Coro`, or a function starting one (an async function, a `function*`). */
 export type CoroutineLike<T> = Coroutine<T> | Coro<T> | (() => Awaitable<T> | PromiseLike<T> | Coroutine<T>);
@@ -298,8 +298,9 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
   private _start(exc: StepArg): void {
     const coro = this._coro;
     if (exc !== NO_EXC) {
-      // Cancelled before it started: the coroutine never runs, as in Python.
+      // Cancelled before it started: the coroutine never runs, as in Python, and is closed.
       if (isGeneratorObject(coro)) closeGenerator(coro);
+      else if (coro instanceof Coro) closeGenerator(coro[Symbol.iterator]());
       this._finishWithError(exc);
       return;
     }
@@ -318,6 +319,7 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
       this._gen = (started as Awaitable<T>)[Symbol.iterator]();
     } else if (isThenable(started)) {
       this._native = true;
+      _markNativeWakeup();
       started.then(
         (value) => this._nativeSettled(value as T, NO_EXC),
         (error: unknown) => this._nativeSettled(undefined, error),
@@ -419,6 +421,8 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
   /** Cancels the task when `signal` aborts (the `signal` option of `createTask`). */
   _linkAbortSignal(signal: AbortSignal): void {
     if (!(signal instanceof AbortSignal)) throw new TypeError(`signal must be an AbortSignal, not ${shortRepr(signal)}`);
+    // An eager task may be done already: a listener added now would never be removed.
+    if (this._state !== FutureState.PENDING) return;
     if (signal.aborted) {
       this.cancel(abortMessage(signal));
       return;
@@ -518,13 +522,16 @@ class InlineDriver<T> {
     try {
       step = this._context.run(advance, this._gen, exc);
     } catch (error) {
+      _markNativeWakeup();
       this._reject(error);
       return;
     } finally {
       swapCurrentTask(previous);
     }
-    if (step.done === true) this._resolve(step.value);
-    else this._suspend(step.value);
+    if (step.done === true) {
+      _markNativeWakeup();
+      this._resolve(step.value);
+    } else this._suspend(step.value);
   }
 
   private _suspend(yielded: unknown): void {
@@ -688,6 +695,7 @@ function resumeAfterYield<T>(
   reject: (error: unknown) => void,
   value: T,
 ): void {
+  _markNativeWakeup();
   if (owner?._mustCancel === true) {
     owner._mustCancel = false;
     reject(new CancelledError(owner._cancelMessage ?? ""));

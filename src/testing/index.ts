@@ -57,7 +57,8 @@ class VirtualScheduler implements LoopScheduler {
 
   sleep(deadline: number | null, tick: () => void): void {
     this.cancelSleep();
-    if (deadline === null || !this._autojump) return;
+    // An infinite deadline (sleep(Infinity)) is never reached: the loop waits as if it had none.
+    if (deadline === null || deadline === Number.POSITIVE_INFINITY || !this._autojump) return;
     // One macrotask first, so that pending I/O callbacks and microtasks can make something ready.
     this._immediate = setImmediate(() => {
       this._immediate = null;
