@@ -50,6 +50,8 @@ export interface LoopScheduler {
   stopped(): void;
   /** Calls `tick` after the host has run its pending I/O callbacks (a macrotask). */
   yieldToHost(tick: () => void): void;
+  /** Calls `fn` once the microtask queue has drained, before any I/O or timer callback. */
+  afterMicrotasks(fn: () => void): void;
   /**
    * Calls `tick` at loop time `deadline` (`null`: no deadline, the loop
    * waits to be woken), unless `cancelSleep()` or another `sleep()` comes
@@ -453,7 +455,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       this._endRun(error);
       return;
     }
-    if (_takeNativeWakeup()) RESOLVED.then(this._finishAfterMicrotasks);
+    if (_takeNativeWakeup()) this._scheduler.afterMicrotasks(this._finishIterationBound);
     else this._finishIteration();
   }
 
@@ -468,15 +470,11 @@ export class BaseEventLoop extends AbstractEventLoop {
    * resume a few microtask hops later and belong to this iteration, as task
    * steps do in CPython: what comes next (stop, the next iteration, sleep,
    * or a turn for the host) is decided once the microtask queue has
-   * drained. A `nextTick` queued from a microtask runs exactly then (Node
-   * runs its tick queue after the microtask queue). Deciding earlier would
-   * find nothing ready, sleep, and be woken by the continuation's next
+   * drained (`LoopScheduler.afterMicrotasks`). Deciding earlier would find
+   * nothing ready, sleep, and be woken by the continuation's next
    * `callSoon`: a native task looping on `await sleep(0)` then starved the
    * host and lagged one iteration behind.
    */
-  private readonly _finishAfterMicrotasks = (): void => {
-    process.nextTick(this._finishIterationBound);
-  };
   private readonly _finishIterationBound = (): void => this._finishIteration();
 
   private _endRun(error?: unknown): void {

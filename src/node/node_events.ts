@@ -20,6 +20,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function keepAlive(): void {}
 
+const RESOLVED = Promise.resolve();
+
+/**
+ * Calls `fn` once the microtask queue has drained, before any I/O or timer
+ * callback: a `nextTick` queued from a microtask runs exactly then (Node
+ * runs its tick queue after the microtask queue).
+ */
+export function runAfterMicrotasks(fn: () => void): void {
+  RESOLVED.then(() => process.nextTick(fn));
+}
+
 /** Waits on Node's timers and check phase; see the module comment. */
 export class NodeScheduler implements LoopScheduler {
   readonly clockResolution = 0.001;
@@ -56,6 +67,10 @@ export class NodeScheduler implements LoopScheduler {
 
   yieldToHost(tick: () => void): void {
     setImmediate(tick);
+  }
+
+  afterMicrotasks(fn: () => void): void {
+    runAfterMicrotasks(fn);
   }
 
   sleep(deadline: number | null, tick: () => void): void {

@@ -7,7 +7,7 @@
  */
 import type { EventLoopOptions, LoopScheduler } from "../base_events.js";
 import { ValueError } from "../exceptions.js";
-import { EventLoop } from "../node/node_events.js";
+import { EventLoop, runAfterMicrotasks } from "../node/node_events.js";
 import type { RunnerOptions } from "../runners.js";
 import { run } from "../runners.js";
 import type { CoroutineLike } from "../tasks.js";
@@ -53,6 +53,10 @@ class VirtualScheduler implements LoopScheduler {
 
   yieldToHost(tick: () => void): void {
     setImmediate(tick);
+  }
+
+  afterMicrotasks(fn: () => void): void {
+    runAfterMicrotasks(fn);
   }
 
   sleep(deadline: number | null, tick: () => void): void {
