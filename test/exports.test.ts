@@ -1,0 +1,117 @@
+/**
+ * The public surface, checked against API.md: every name of the sections
+ * implemented so far is exported with the right kind, and nothing else is
+ * (no internal helper leaks out of the package root).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import * as asyncio from "asyncio-ts";
+import * as testing from "asyncio-ts/testing";
+
+/** API.md names by section, for the sections implemented so far. */
+const API: Record<string, string[]> = {
+  "3. events, base_events": [
+    "getRunningLoop",
+    "getEventLoop",
+    "setEventLoop",
+    "newEventLoop",
+    "getEventLoopPolicy",
+    "setEventLoopPolicy",
+    "AbstractEventLoopPolicy",
+    "DefaultEventLoopPolicy",
+    "AbstractEventLoop",
+    "BaseEventLoop",
+    "EventLoop",
+    "Handle",
+    "TimerHandle",
+  ],
+  "2, 4. coroutines, futures, tasks": [
+    "coroutine",
+    "Coro",
+    "isCoroutine",
+    "isCoroutineFunction",
+    "isFuture",
+    "Future",
+    "Task",
+    "createTask",
+    "currentTask",
+    "allTasks",
+    "ensureFuture",
+    "sleep",
+    "gather",
+    "shield",
+    "wait",
+    "waitFor",
+    "asCompleted",
+    "eagerTaskFactory",
+    "createEagerTaskFactory",
+    "FIRST_COMPLETED",
+    "FIRST_EXCEPTION",
+    "ALL_COMPLETED",
+  ],
+  "5. runners": ["run", "Runner"],
+  "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
+  "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
+  "8. queues": ["Queue", "PriorityQueue", "LifoQueue"],
+  "12. contextvars": ["ContextVar", "Context", "copyContext", "Token"],
+  "13. exceptions": [
+    "CancelledError",
+    "TimeoutError",
+    "InvalidStateError",
+    "SendfileNotAvailableError",
+    "IncompleteReadError",
+    "LimitOverrunError",
+    "QueueEmpty",
+    "QueueFull",
+    "QueueShutDown",
+    "BrokenBarrierError",
+    "ExceptionGroup",
+    "RuntimeError",
+    "ValueError",
+    "BlockingIOError",
+    "OSError",
+    "ConnectionError",
+    "ConnectionResetError",
+    "ConnectionRefusedError",
+    "BrokenPipeError",
+    "ConnectionAbortedError",
+  ],
+  "14. interop": ["logger", "setLogger"],
+};
+
+/** Names added beyond API.md, each on purpose. */
+const ADDITIONS = [
+  "LookupError", // what ContextVar.get raises without a value, as in Python
+  "Held", // what `hold()` of a lock resolves to: the Disposable of `using`
+  "TimeoutState", // Timeout's named states, as CPython's timeouts._State
+  "AsCompletedIterator", // what asCompleted() returns: Iterable and AsyncIterable at once
+];
+
+test("every API.md name of the implemented sections is exported", () => {
+  for (const [section, names] of Object.entries(API)) {
+    for (const name of names) assert.ok(name in asyncio, `${name} (API.md section ${section}) is not exported`);
+  }
+});
+
+test("nothing but API.md names and the documented additions is exported", () => {
+  const expected = new Set([...Object.values(API).flat(), ...ADDITIONS]);
+  const extra = Object.keys(asyncio).filter((name) => !expected.has(name));
+  assert.deepEqual(extra, []);
+});
+
+test("classes are classes, functions are functions, constants are strings", () => {
+  for (const name of ["Future", "Task", "Handle", "TimerHandle", "EventLoop", "Lock", "Queue", "ContextVar", "CancelledError"]) {
+    const value = (asyncio as Record<string, unknown>)[name];
+    assert.equal(typeof value, "function", name);
+    assert.ok(/^class /.test(Function.prototype.toString.call(value)), `${name} is a class`);
+  }
+  for (const name of ["run", "sleep", "gather", "createTask", "getRunningLoop"]) {
+    assert.equal(typeof (asyncio as Record<string, unknown>)[name], "function", name);
+  }
+  assert.equal(typeof asyncio.FIRST_COMPLETED, "string");
+});
+
+test("asyncio-ts/testing exports VirtualTimeLoop and runVirtual", () => {
+  assert.deepEqual(Object.keys(testing).sort(), ["VirtualTimeLoop", "runVirtual"]);
+  assert.ok(new testing.VirtualTimeLoop() instanceof asyncio.EventLoop);
+});
