@@ -15,7 +15,7 @@ import type { AbstractEventLoop, TimerHandle } from "./events.js";
 import { getEventLoop, getRunningLoop, shortRepr } from "./events.js";
 import { CancelledError, TimeoutError, ValueError } from "./exceptions.js";
 import type { Awaitable, Coroutine } from "./futures.js";
-import { Future, isFuture } from "./futures.js";
+import { Future, INTERNAL_CONTEXT, isFuture } from "./futures.js";
 import type { AwaitableLike } from "./tasks.js";
 import { ensureFuture, Task } from "./tasks.js";
 import { timeout as timeoutScope } from "./timeouts.js";
@@ -195,7 +195,8 @@ function gatherFutures(aws: AwaitableLike<unknown>[], returnExceptions: boolean)
       if (fut !== aw && fut instanceof Task) fut._logDestroyPending = false;
       argToFut.set(aw, fut);
       if (fut.done()) doneFuts.push(fut);
-      else fut.addDoneCallback(onChildDone);
+      // Internal callback: it needs no context of its own (spares a context copy per child).
+      else fut._addCallback(onChildDone, INTERNAL_CONTEXT);
     }
     children.push(fut);
   }
