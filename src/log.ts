@@ -1,7 +1,7 @@
 /**
  * Where asyncio's own messages go (Python's `asyncio.log.logger`). The
- * logger is any object with the console's shape; the default writes to
- * standard error. `setLogger(console)`, a pino or a winston logger route the
+ * logger is any object with the console's shape; the default writes
+ * warnings and errors to standard error. `setLogger(console)`, a pino or a winston logger route the
  * messages elsewhere.
  */
 
@@ -13,9 +13,16 @@ export interface Logger {
   error(...args: unknown[]): void;
 }
 
+function ignore(): void {}
+
+/**
+ * The default: warnings and errors to standard error. Debug and info
+ * messages are dropped, as Python's logging does until it is configured
+ * (its default level is WARNING); `setLogger(console)` shows them.
+ */
 const stderrLogger: Logger = {
-  debug: (...args) => console.error(...args),
-  info: (...args) => console.error(...args),
+  debug: ignore,
+  info: ignore,
   warn: (...args) => console.error(...args),
   error: (...args) => console.error(...args),
 };
