@@ -235,6 +235,74 @@ def bench_memory_per_blocked_task(new_loop, n):
     }
 
 
+def bench_queue_producer_consumer(new_loop, n):
+    """A producer puts N items on an asyncio.Queue(maxsize=100), a consumer
+    gets them: the producer blocks whenever the queue is full."""
+    total = 0
+
+    async def producer(q):
+        for i in range(n):
+            await q.put(i)
+
+    async def consumer(q):
+        nonlocal total
+        for _ in range(n):
+            total += await q.get()
+
+    async def main():
+        q = asyncio.Queue(100)
+        await asyncio.gather(producer(q), consumer(q))
+
+    loop = new_loop()
+    try:
+        coro = main()
+        gc.collect()
+        start = time.perf_counter()
+        loop.run_until_complete(coro)
+        ms = ms_since(start)
+        assert total == n * (n - 1) // 2, (total, n)
+    finally:
+        loop.close()
+    return {"n": n, "ms": ms}
+
+
+def lock_contention_shape(n):
+    """1,000 tasks taking the lock N / 1,000 times each (fewer tasks when N < 1,000)."""
+    tasks = min(1000, n)
+    return tasks, n // tasks
+
+
+def bench_lock_contention(new_loop, n):
+    """1,000 tasks each take one asyncio.Lock N / 1,000 times (100 at scale
+    1), holding it across one loop iteration, so that every acquisition is a
+    hand-over through the lock's line of waiters."""
+    tasks, rounds = lock_contention_shape(n)
+    count = 0
+
+    async def worker(lock):
+        nonlocal count
+        for _ in range(rounds):
+            async with lock:
+                count += 1
+                await asyncio.sleep(0)
+
+    async def main():
+        lock = asyncio.Lock()
+        await asyncio.gather(*(worker(lock) for _ in range(tasks)))
+
+    loop = new_loop()
+    try:
+        coro = main()
+        gc.collect()
+        start = time.perf_counter()
+        loop.run_until_complete(coro)
+        ms = ms_since(start)
+        assert count == tasks * rounds, (count, tasks, rounds)
+    finally:
+        loop.close()
+    return {"n": tasks * rounds, "ms": ms}
+
+
 # Workload name -> (function, base N).  Names are shared with the TypeScript
 # side of ``npm run bench``; do not rename them.
 WORKLOADS = {
@@ -243,6 +311,8 @@ WORKLOADS = {
     "tasks_sleep0_gather": (bench_tasks_sleep0_gather, 100_000),
     "task_switch": (bench_task_switch, 1_000_000),
     "memory_per_blocked_task": (bench_memory_per_blocked_task, 100_000),
+    "queue_producer_consumer": (bench_queue_producer_consumer, 1_000_000),
+    "lock_contention": (bench_lock_contention, 100_000),
 }
 
 

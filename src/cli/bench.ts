@@ -68,7 +68,7 @@ interface TargetCheck {
   workload: string;
   variant: string;
   target: string;
-  /** The ratio to uvloop, or bytes per task; `null` when it could not be measured. */
+  /** The ratio to uvloop (or to asyncio, for asyncio targets), or bytes per task; `null` when it could not be measured. */
   measured: number | null;
   met: boolean | null;
 }
@@ -230,9 +230,14 @@ function advantage(ours: number, theirs: number | null): number | null {
   return theirs / ours;
 }
 
-function checkTarget(target: Target, ours: number, uvloop: number | null): Pick<TargetCheck, "measured" | "met"> {
+function checkTarget(
+  target: Target,
+  ours: number,
+  uvloop: number | null,
+  asyncio: number | null,
+): Pick<TargetCheck, "measured" | "met"> {
   if (target.kind === "max-bytes-per-task") return { measured: ours, met: ours <= target.bytes };
-  const ratio = advantage(ours, uvloop);
+  const ratio = advantage(ours, target.kind === "speedup-vs-asyncio" ? asyncio : uvloop);
   return { measured: ratio, met: ratio === null ? null : ratio >= target.factor };
 }
 
@@ -245,10 +250,11 @@ function checkTargets(
   for (const workload of workloads) {
     if (workload.target === undefined) continue;
     const uvloop = cpythonValue(cpython.uvloop, workload);
+    const asyncio = cpythonValue(cpython.asyncio, workload);
     for (const key of workload.target.variants) {
       const result = results[workload.name]?.[key];
       if (result === undefined) continue;
-      const check = checkTarget(workload.target.target, result.value, uvloop);
+      const check = checkTarget(workload.target.target, result.value, uvloop, asyncio);
       checks.push({ workload: workload.name, variant: key, target: workload.target.target.text, ...check });
     }
   }
@@ -313,7 +319,7 @@ function opsText(workload: Workload, n: number, value: number): string {
 
 function targetText(check: TargetCheck | undefined): string {
   if (check === undefined) return "";
-  if (check.met === null) return `${check.target}: unmeasured (no uvloop)`;
+  if (check.met === null) return `${check.target}: unmeasured (no ${check.target.includes("uvloop") ? "uvloop" : "CPython"})`;
   return `${check.target}: ${check.met ? "met" : "NOT met"}`;
 }
 

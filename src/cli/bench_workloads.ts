@@ -35,6 +35,7 @@ export interface Variant {
 /** What a workload must reach, as the issue states it. */
 export type Target =
   | { kind: "speedup-vs-uvloop"; factor: number; text: string }
+  | { kind: "speedup-vs-asyncio"; factor: number; text: string }
   | { kind: "max-bytes-per-task"; bytes: number; text: string };
 
 export interface Workload {
@@ -372,6 +373,98 @@ async function timeSwitches(n: number, main: asyncio.CoroutineLike<void>, switch
   return result;
 }
 
+// ---- queue_producer_consumer ------------------------------------------------
+
+/**
+ * A producer puts N items on a `Queue(100)`, a consumer gets them
+ * (core_bench.py's `bench_queue_producer_consumer`).
+ */
+function queueNative(n: number): Promise<Measurement> {
+  let total = 0;
+  async function producer(q: asyncio.Queue<number>): Promise<void> {
+    for (let i = 0; i < n; i++) await q.put(i);
+  }
+  async function consumer(q: asyncio.Queue<number>): Promise<void> {
+    for (let i = 0; i < n; i++) total += await q.get();
+  }
+  async function main(): Promise<void> {
+    const q = new asyncio.Queue<number>(100);
+    await asyncio.gather(
+      () => producer(q),
+      () => consumer(q),
+    );
+  }
+  return timeChecked(n, main, () => total === (n * (n - 1)) / 2, "sum of the items");
+}
+
+function queueGenerator(n: number): Promise<Measurement> {
+  let total = 0;
+  function* producer(q: asyncio.Queue<number>): asyncio.Coroutine<void> {
+    for (let i = 0; i < n; i++) yield* q.put(i);
+  }
+  function* consumer(q: asyncio.Queue<number>): asyncio.Coroutine<void> {
+    for (let i = 0; i < n; i++) total += yield* q.get();
+  }
+  function* main(): asyncio.Coroutine<void> {
+    const q = new asyncio.Queue<number>(100);
+    yield* asyncio.gather(producer(q), consumer(q));
+  }
+  return timeChecked(n, main, () => total === (n * (n - 1)) / 2, "sum of the items");
+}
+
+// ---- lock_contention --------------------------------------------------------
+
+/** 1,000 tasks taking the lock N / 1,000 times each (fewer tasks when N < 1,000), as core_bench.py shapes it. */
+function lockContentionShape(n: number): [tasks: number, rounds: number] {
+  const tasks = Math.min(1000, n);
+  return [tasks, Math.floor(n / tasks)];
+}
+
+/**
+ * 1,000 tasks each take one `Lock` N / 1,000 times, holding it across one
+ * loop iteration, so that every acquisition is a hand-over through the
+ * lock's line of waiters (core_bench.py's `bench_lock_contention`).
+ */
+function lockNative(n: number): Promise<Measurement> {
+  const [tasks, rounds] = lockContentionShape(n);
+  let count = 0;
+  async function worker(lock: asyncio.Lock): Promise<void> {
+    for (let r = 0; r < rounds; r++) {
+      using _ = await lock.hold();
+      count += 1;
+      await asyncio.sleep(0);
+    }
+  }
+  async function main(): Promise<void> {
+    const lock = new asyncio.Lock();
+    await asyncio.gather(...Array.from({ length: tasks }, () => () => worker(lock)));
+  }
+  return timeChecked(tasks * rounds, main, () => count === tasks * rounds, "acquisitions");
+}
+
+function lockGenerator(n: number): Promise<Measurement> {
+  const [tasks, rounds] = lockContentionShape(n);
+  let count = 0;
+  function* worker(lock: asyncio.Lock): asyncio.Coroutine<void> {
+    for (let r = 0; r < rounds; r++) {
+      using _ = yield* lock.hold();
+      count += 1;
+      yield* asyncio.sleep(0);
+    }
+  }
+  function* main(): asyncio.Coroutine<void> {
+    const lock = new asyncio.Lock();
+    yield* asyncio.gather(...Array.from({ length: tasks }, () => worker(lock)));
+  }
+  return timeChecked(tasks * rounds, main, () => count === tasks * rounds, "acquisitions");
+}
+
+async function timeChecked(n: number, main: asyncio.CoroutineLike<void>, ok: () => boolean, what: string): Promise<Measurement> {
+  const result = await timeUntilComplete(n, main);
+  check(ok(), `wrong ${what}`);
+  return result;
+}
+
 // ---- memory_per_blocked_task ------------------------------------------------
 
 const heapUsed = (): number => {
@@ -536,6 +629,32 @@ export const WORKLOADS: Workload[] = [
         "asyncio_ts_generator_future",
       ],
       target: { kind: "max-bytes-per-task", bytes: 600, text: "≤ 600 B/task" },
+    },
+  },
+  {
+    name: "queue_producer_consumer",
+    base: 1_000_000,
+    unit: "ms",
+    variants: [
+      ours("asyncio_ts_native", "asyncio-ts, async functions", queueNative),
+      ours("asyncio_ts_generator", "asyncio-ts, generators", queueGenerator),
+    ],
+    target: {
+      variants: ["asyncio_ts_native", "asyncio_ts_generator"],
+      target: { kind: "speedup-vs-asyncio", factor: 3, text: "≥ 3× asyncio" },
+    },
+  },
+  {
+    name: "lock_contention",
+    base: 100_000,
+    unit: "ms",
+    variants: [
+      ours("asyncio_ts_native", "asyncio-ts, async functions", lockNative),
+      ours("asyncio_ts_generator", "asyncio-ts, generators", lockGenerator),
+    ],
+    target: {
+      variants: ["asyncio_ts_native", "asyncio_ts_generator"],
+      target: { kind: "speedup-vs-asyncio", factor: 3, text: "≥ 3× asyncio" },
     },
   },
 ];
