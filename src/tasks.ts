@@ -492,7 +492,7 @@ export function _driveInline<T>(gen: Coroutine<T>): Promise<T> {
   const context = owner?._context ?? copyContext();
   return new Promise<T>((resolve, reject) => {
     const driver = new InlineDriver(gen, owner ?? null, loop, context, resolve, reject);
-    driver._step(NO_EXC);
+    driver._advance(NO_EXC);
   });
 }
 
@@ -511,12 +511,24 @@ class InlineDriver<T> {
     this._onReady = () => this._step(NO_EXC);
   }
 
+  /**
+   * Resumes the generator after a suspension. A cancellation requested
+   * meanwhile is thrown in here, where the owner would have been suspended
+   * (the first step, `_advance` alone, delivers none: as in CPython, a
+   * coroutine that finishes without suspending is not interrupted).
+   */
   _step(exc: StepArg): void {
     const owner = this._owner;
     if (owner !== null && owner._mustCancel && !(exc instanceof CancelledError)) {
       exc = new CancelledError(owner._cancelMessage ?? "");
       owner._mustCancel = false;
     }
+    this._advance(exc);
+  }
+
+  /** Runs the generator to its next suspension, or to its end. */
+  _advance(exc: StepArg): void {
+    const owner = this._owner;
     let step: IteratorResult<unknown, T>;
     const previous = swapCurrentTask(owner);
     try {

@@ -632,3 +632,36 @@ test("cancellation of the main task of run() rejects run() with CancelledError (
     isCancelled(),
   );
 });
+
+// ---- a pending request meets a coroutine that does not suspend -----------------
+
+test("a native task with a pending cancel request awaits a generator Coro that finishes without suspending: it returns, and the cancellation comes at the next suspension", async () => {
+  const quick = asyncio.coroutine(function* (x: number): asyncio.Coroutine<number> {
+    return x * 2;
+  });
+  await runVirtual(async () => {
+    const steps: string[] = [];
+    let release!: () => void;
+    const foreign = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const task = asyncio.createTask(async () => {
+      await foreign; // a foreign Promise: the cancel request stays pending
+      steps.push(`quick=${await quick(21)}`);
+      try {
+        await asyncio.sleep(1);
+        steps.push("slept");
+      } catch (e) {
+        steps.push(e instanceof asyncio.CancelledError ? `cancelled:${e.message}` : "other");
+        throw e;
+      }
+    });
+    await asyncio.sleep(0);
+    task.cancel("stop");
+    release();
+    await assert.rejects(async () => {
+      await task;
+    }, asyncio.CancelledError);
+    assert.deepEqual(steps, ["quick=42", "cancelled:stop"]);
+  });
+});
