@@ -13,7 +13,7 @@ import { Coro } from "./coroutines.js";
 import { BrokenBarrierError, CancelledError, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable, Coroutine } from "./futures.js";
 import type { WouldWait } from "./waiters.js";
-import { FastPathCoro, LoopBound, WaiterQueue, WOULD_WAIT } from "./waiters.js";
+import { FastPathCoro, LoopBound, returnNow, WaiterQueue, WOULD_WAIT } from "./waiters.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -151,6 +151,9 @@ export class Lock extends LoopBound {
   }
 }
 
+const startEventWait = (event: Event): Coroutine<boolean> => event._startWait();
+const eventWaitNow = (event: Event): boolean | WouldWait => event._waitNow();
+
 /**
  * A flag tasks can wait for (Python's `asyncio.Event`): `set()` wakes every
  * waiter, `clear()` resets it.
@@ -183,17 +186,17 @@ export class Event extends LoopBound {
 
   /** Waits until the flag is set and returns `true`. */
   wait(): Awaitable<boolean> {
-    return new FastPathCoro(
-      () => this._wait(),
-      "Event.wait",
-      () => (this._value ? true : WOULD_WAIT),
-    );
+    // Shared functions, no closure: a task blocked on an Event holds this object.
+    return new FastPathCoro(startEventWait, "Event.wait", eventWaitNow, this);
   }
 
-  private *_wait(): Coroutine<boolean> {
-    if (this._value) return true;
-    yield* this._waiters.wait(this._getLoop());
-    return true;
+  /** The generator form of `wait()`: the waiter is woken with `true` by `set()`. */
+  _startWait(): Coroutine<boolean> {
+    return this._value ? returnNow(true) : this._waiters.wait(this._getLoop());
+  }
+
+  _waitNow(): boolean | WouldWait {
+    return this._value ? true : WOULD_WAIT;
   }
 
   override toString(): string {

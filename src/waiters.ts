@@ -68,22 +68,8 @@ export class WaiterQueue<T> {
    * ends by an exception, `onAbandon(woken)` runs first, `woken` telling
    * whether a wake-up had been delivered to this waiter (and is now unused).
    */
-  *wait(loop: AbstractEventLoop, onAbandon?: (woken: boolean) => void): Coroutine<T> {
-    const future = loop.createFuture<T>();
-    const node = this._append(future);
-    let finished = false;
-    try {
-      const value = yield* future;
-      finished = true;
-      return value;
-    } finally {
-      this._unlink(node);
-      if (!finished) {
-        // Ended by an exception or closed: a waiter still pending is no longer waiting.
-        if (!future.done()) future.cancel();
-        onAbandon?.(!future.cancelled());
-      }
-    }
+  wait(loop: AbstractEventLoop, onAbandon?: (woken: boolean) => void): Coroutine<T> {
+    return new WaitInLine(this, loop, onAbandon ?? null) as unknown as Coroutine<T>;
   }
 
   /** Whether every waiter in line is cancelled (true when the line is empty). */
@@ -142,7 +128,7 @@ export class WaiterQueue<T> {
     }
   }
 
-  private _append(future: Future<T>): WaiterNode<T> {
+  _append(future: Future<T>): WaiterNode<T> {
     const node = new WaiterNode(future);
     const tail = this._tail;
     node.prev = tail;
@@ -153,7 +139,7 @@ export class WaiterQueue<T> {
     return node;
   }
 
-  private _unlink(node: WaiterNode<T>): void {
+  _unlink(node: WaiterNode<T>): void {
     if (!node.queued) return;
     node.queued = false;
     const { prev, next } = node;
@@ -172,6 +158,77 @@ export class WaiterQueue<T> {
 
   [inspectSymbol](): string {
     return this.toString();
+  }
+}
+
+/**
+ * One wait in a line: what `WaiterQueue.wait` returns and `yield*`
+ * delegates to. Written by hand rather than as a generator because a task
+ * blocked on a primitive holds one, and a generator object with its frame
+ * costs several times the memory. The first `next()` appends a new future
+ * and yields it to the task; the next `next()` (the future is done) leaves
+ * the line and returns the future's result. However the wait ends other
+ * than by a result (the future cancelled or failed, `throw()` from a
+ * cancelled task, `return()`), the waiter leaves the line, a pending
+ * future is cancelled, and `onAbandon(woken)` is told whether a wake-up
+ * had been delivered.
+ */
+class WaitInLine<T> {
+  private _node: WaiterNode<T> | null = null;
+  /** Set once the wait has ended, however it ended. */
+  private _ended = false;
+
+  constructor(
+    private readonly _line: WaiterQueue<T>,
+    private readonly _loop: AbstractEventLoop,
+    private readonly _onAbandon: ((woken: boolean) => void) | null,
+  ) {}
+
+  next(): IteratorResult<unknown, T> {
+    const node = this._node;
+    if (this._ended) return { value: undefined as T, done: true };
+    if (node === null) {
+      const future = this._loop.createFuture<T>();
+      this._node = this._line._append(future);
+      future._blocking = true;
+      return { value: future, done: false };
+    }
+    const future = node.future;
+    if (!future.done()) {
+      this._abandon();
+      throw new RuntimeError(`await wasn't used with future ${future}`);
+    }
+    if (future.cancelled() || future._hasException) {
+      this._abandon();
+      return { value: future.result(), done: true }; // result() throws the cancellation or the error
+    }
+    this._ended = true;
+    this._line._unlink(node);
+    return { value: future.result(), done: true };
+  }
+
+  throw(error: unknown): never {
+    this._abandon();
+    throw error;
+  }
+
+  return(value: T): IteratorResult<unknown, T> {
+    this._abandon();
+    return { value, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  private _abandon(): void {
+    const node = this._node;
+    if (node === null || this._ended) return;
+    this._ended = true;
+    this._line._unlink(node);
+    const future = node.future;
+    if (!future.done()) future.cancel();
+    this._onAbandon?.(!future.cancelled());
   }
 }
 
@@ -208,12 +265,19 @@ export type WouldWait = typeof WOULD_WAIT;
  * step is the same `tryNow()`. Either way nothing happens until the object
  * is awaited, as with any coroutine.
  */
-export class FastPathCoro<T> extends Coro<T> {
-  private readonly _tryNow: () => T | WouldWait;
+export class FastPathCoro<T, S = undefined> extends Coro<T> {
+  private readonly _tryNow: (subject: S) => T | WouldWait;
+  /** Passed to `factory` and `tryNow`, so that callers can use shared functions instead of a closure per call. */
+  private readonly _subject: S;
 
-  constructor(factory: () => Coroutine<T>, name: string, tryNow: () => T | WouldWait) {
-    super(factory, name);
+  constructor(factory: (subject: S) => Coroutine<T>, name: string, tryNow: (subject: S) => T | WouldWait, subject?: S) {
+    super(factory as unknown as () => Coroutine<T>, name);
     this._tryNow = tryNow;
+    this._subject = subject as S;
+  }
+
+  override [Symbol.iterator](): Coroutine<T> {
+    return this._start()(this._subject);
   }
 
   override then<R1 = T, R2 = never>(
@@ -222,12 +286,33 @@ export class FastPathCoro<T> extends Coro<T> {
   ): Promise<R1 | R2> {
     let run: Promise<T>;
     try {
-      const start = this._take();
-      const now = this._tryNow();
-      run = now === WOULD_WAIT ? _driveInline(start()) : Promise.resolve(now);
+      const start = this._start();
+      const now = this._tryNow(this._subject);
+      run = now === WOULD_WAIT ? _driveInline(start(this._subject)) : Promise.resolve(now);
     } catch (error) {
       run = Promise.reject(error);
     }
     return run.then(onfulfilled, onrejected);
   }
+
+  private _start(): (subject: S) => Coroutine<T> {
+    return this._take() as unknown as (subject: S) => Coroutine<T>;
+  }
+}
+
+/**
+ * A coroutine that returns `value` without suspending: what a fast path's
+ * generator form delegates to when nothing has to wait (no generator
+ * object needed).
+ */
+export function returnNow<T>(value: T): Coroutine<T> {
+  const iterator = {
+    next: (): IteratorResult<unknown, T> => ({ value, done: true }),
+    throw: (error: unknown): never => {
+      throw error;
+    },
+    return: (returned: T): IteratorResult<unknown, T> => ({ value: returned, done: true }),
+    [Symbol.iterator]: () => iterator,
+  };
+  return iterator as unknown as Coroutine<T>;
 }
