@@ -14,7 +14,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as asyncio from "asyncio-ts";
 import { VirtualTimeLoop } from "asyncio-ts/testing";
-import { captureExceptions, withLoop } from "./helpers.js";
+import { captureExceptions, watchdog, withLoop } from "./helpers.js";
 
 /** Runs `fn` and returns what it threw (or `undefined`). */
 function thrownBy(fn: () => unknown): unknown {
@@ -38,24 +38,6 @@ function rejectionOf(promise: Promise<unknown>): { error: unknown } {
     },
   );
   return box;
-}
-
-/**
- * Stops `loop` if it still runs after 2 s of real time, so that a loop that
- * is never woken fails the test instead of hanging the file. Passing tests
- * never wait for it.
- */
-function watchdog(loop: asyncio.AbstractEventLoop): { fired: boolean; release(): void } {
-  const guard = {
-    fired: false,
-    release: () => clearTimeout(timer),
-  };
-  const timer = setTimeout(() => {
-    guard.fired = true;
-    if (loop.isRunning()) loop.stop();
-  }, 2000);
-  timer.unref();
-  return guard;
 }
 
 /** Counts loop iterations: a callback that reschedules itself runs once per iteration. */

@@ -9,22 +9,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as asyncio from "asyncio-ts";
 import { runVirtual } from "asyncio-ts/testing";
+import { thrownBy } from "./helpers.js";
 
 class MyExc extends Error {}
 
 /** `assert.rejects` for any awaitable: a `Coro` is `PromiseLike`, not a `Promise`. */
 function rejects(aw: PromiseLike<unknown>, expected: assert.AssertPredicate): Promise<void> {
   return assert.rejects(Promise.resolve(aw), expected);
-}
-
-/** Runs `aw` to completion and returns what it threw (failing if it did not throw). */
-function* thrownBy(aw: asyncio.Awaitable<unknown>): asyncio.Coroutine<unknown> {
-  try {
-    yield* aw;
-  } catch (e) {
-    return e;
-  }
-  assert.fail("expected an error");
 }
 
 async function collectGarbage(): Promise<void> {

@@ -2,7 +2,8 @@
  * Shared helpers of the test suite: a fresh virtual-time loop per test, and
  * a way to collect what the loop reports to its exception handler.
  */
-import type { AbstractEventLoop, ExceptionContext } from "asyncio-ts";
+import assert from "node:assert/strict";
+import type { AbstractEventLoop, Awaitable, Coroutine, ExceptionContext } from "asyncio-ts";
 import { VirtualTimeLoop } from "asyncio-ts/testing";
 
 /** Runs `body` with a fresh `VirtualTimeLoop` that is closed afterwards. */
@@ -23,4 +24,32 @@ export function captureExceptions(loop: AbstractEventLoop): ExceptionContext[] {
     seen.push(context);
   });
   return seen;
+}
+
+/**
+ * A 2-second guard for tests that wait on real Node callbacks: a loop that
+ * is never woken fails the test instead of hanging the file. Passing tests
+ * never wait for it.
+ */
+export function watchdog(loop: AbstractEventLoop): { fired: boolean; release(): void } {
+  const guard = {
+    fired: false,
+    release: () => clearTimeout(timer),
+  };
+  const timer = setTimeout(() => {
+    guard.fired = true;
+    if (loop.isRunning()) loop.stop();
+  }, 2000);
+  timer.unref();
+  return guard;
+}
+
+/** Runs `aw` to completion and returns what it threw (failing if it did not throw). */
+export function* thrownBy(aw: Awaitable<unknown>): Coroutine<unknown> {
+  try {
+    yield* aw;
+  } catch (e) {
+    return e;
+  }
+  assert.fail("expected an error");
 }

@@ -12,6 +12,7 @@ import { test } from "node:test";
 import { inspect } from "node:util";
 import * as asyncio from "asyncio-ts";
 import { runVirtual } from "asyncio-ts/testing";
+import { thrownBy } from "./helpers.js";
 
 class MyExc extends Error {}
 
@@ -24,16 +25,6 @@ function rejects(aw: PromiseLike<unknown>, expected: assert.AssertPredicate): Pr
 function errorTypes(error: unknown): string[] {
   assert.ok(error instanceof asyncio.ExceptionGroup, `${String(error)} is an ExceptionGroup`);
   return [...new Set(error.exceptions.map((e) => (e as Error).constructor.name))].sort();
-}
-
-/** Runs `aw` to completion and returns what it threw (failing if it did not throw). */
-function* thrownBy(aw: asyncio.Awaitable<unknown>): asyncio.Coroutine<unknown> {
-  try {
-    yield* aw;
-  } catch (e) {
-    return e;
-  }
-  assert.fail("expected an error");
 }
 
 async function thrownByAsync(aw: PromiseLike<unknown>): Promise<unknown> {

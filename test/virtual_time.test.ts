@@ -8,24 +8,7 @@ import { test } from "node:test";
 import * as asyncio from "asyncio-ts";
 import type { VirtualTimeLoopOptions } from "asyncio-ts/testing";
 import { runVirtual, VirtualTimeLoop } from "asyncio-ts/testing";
-
-/**
- * Stops `loop` if it still runs after 2 s of real time, so that a
- * regression (a timer that never fires, a loop never woken) fails the test
- * instead of hanging the file. Passing tests never wait for it.
- */
-function watchdog(loop: asyncio.AbstractEventLoop): { fired: boolean; release(): void } {
-  const guard = {
-    fired: false,
-    release: () => clearTimeout(timer),
-  };
-  const timer = setTimeout(() => {
-    guard.fired = true;
-    if (loop.isRunning()) loop.stop();
-  }, 2000);
-  timer.unref();
-  return guard;
-}
+import { watchdog } from "./helpers.js";
 
 /** `runVirtual` with a watchdog on the loop. */
 async function runGuarded<T>(main: asyncio.CoroutineLike<T>, options: VirtualTimeLoopOptions = {}): Promise<T> {
