@@ -636,6 +636,7 @@ test("cancellation of the main task of run() rejects run() with CancelledError (
 // ---- a pending request meets a coroutine that does not suspend -----------------
 
 test("a native task with a pending cancel request awaits a generator Coro that finishes without suspending: it returns, and the cancellation comes at the next suspension", async () => {
+  // biome-ignore lint/correctness/useYield: a coroutine that never suspends is the case under test
   const quick = asyncio.coroutine(function* (x: number): asyncio.Coroutine<number> {
     return x * 2;
   });
