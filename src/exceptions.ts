@@ -143,12 +143,17 @@ type ErrorClass = abstract new (...args: never[]) => unknown;
 /** What `subgroup()` and `split()` match: a class, several classes, or a predicate. */
 export type ExceptionMatcher = ErrorClass | readonly ErrorClass[] | ((error: unknown) => boolean);
 
+/** An error class (`Error` or a subclass), as opposed to a predicate, which may be a plain `function` too. */
+function isErrorClass(value: unknown): boolean {
+  return value === Error || (typeof value === "function" && value.prototype instanceof Error);
+}
+
 function toPredicate(matcher: ExceptionMatcher): (error: unknown) => boolean {
   if (Array.isArray(matcher)) {
     const classes = matcher as readonly ErrorClass[];
     return (error) => classes.some((cls) => error instanceof cls);
   }
-  if (typeof matcher === "function" && matcher.prototype !== undefined && matcher.prototype !== null) {
+  if (isErrorClass(matcher)) {
     const cls = matcher as ErrorClass;
     return (error) => error instanceof cls;
   }

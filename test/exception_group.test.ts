@@ -154,3 +154,11 @@ test("a TaskGroup's errors handled like except*: the unmatched part propagates (
     (e: unknown) => e instanceof asyncio.ExceptionGroup && leaves(e).join() === "disk",
   );
 });
+
+test("split() takes a plain `function` predicate as a predicate, not as a class", () => {
+  const group = new asyncio.ExceptionGroup("two", [new asyncio.ValueError("a"), new asyncio.RuntimeError("b")]);
+  const [match, rest] = group.split((e: unknown) => e instanceof asyncio.ValueError);
+  assert.equal(match?.exceptions.length, 1);
+  assert.ok(match?.exceptions[0] instanceof asyncio.ValueError);
+  assert.ok(rest?.exceptions[0] instanceof asyncio.RuntimeError);
+});
