@@ -136,8 +136,6 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
   _coro: CoroutineLike<T> | null;
   /** The generator being stepped; `null` before the first step and for native async functions. */
   _gen: Coroutine<T> | null = null;
-  /** True once the task runs a native async function. */
-  _native = false;
   /** The name, or the number `N` of the default name `Task-N`. */
   _name: string | number;
   _context: Context;
@@ -318,7 +316,6 @@ export class Task<T = unknown> extends Future<T> implements NativeScopeOwner {
     } else if (started instanceof Coro || started instanceof Future) {
       this._gen = (started as Awaitable<T>)[Symbol.iterator]();
     } else if (isThenable(started)) {
-      this._native = true;
       _markNativeWakeup();
       started.then(
         (value) => this._nativeSettled(value as T, NO_EXC),
