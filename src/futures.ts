@@ -251,19 +251,27 @@ export class Future<T = unknown> implements Awaitable<T> {
 
   /** One Promise per future, settled by a done callback, shared by everything that awaits it. */
   private _asPromise(): Promise<T> {
-    if (this._promise === null) {
+    if (this._promise !== null) return this._promise;
+    if (this._state !== FutureState.PENDING) {
+      // Already done: settle now, without the loop (awaiting a done future does not suspend, and its loop may be closed).
+      this._promise = new Promise<T>((resolve, reject) => this._settle(resolve, reject));
+    } else {
       this._promise = new Promise<T>((resolve, reject) => {
         this._addCallback(() => {
           _markNativeWakeup();
-          if (this._state === FutureState.CANCELLED) reject(this._makeCancelledError());
-          else if (this._hasException) {
-            this._retrieved();
-            reject(this._exception);
-          } else resolve(this._result as T);
+          this._settle(resolve, reject);
         }, INTERNAL_CONTEXT);
       });
     }
     return this._promise;
+  }
+
+  private _settle(resolve: (value: T) => void, reject: (error: unknown) => void): void {
+    if (this._state === FutureState.CANCELLED) reject(this._makeCancelledError());
+    else if (this._hasException) {
+      this._retrieved();
+      reject(this._exception);
+    } else resolve(this._result as T);
   }
 
   catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {

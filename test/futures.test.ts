@@ -425,3 +425,21 @@ test("a Future subclass keeps its class name in the repr", async () => {
     assert.equal(inspect(fut), "<MyFuture pending>");
   });
 });
+
+test("a done future can be awaited after its loop is closed", async () => {
+  let kept: asyncio.Task<number> | undefined;
+  await asyncio.run(async () => {
+    kept = asyncio.createTask(async () => 7);
+    await kept;
+  });
+  assert.equal(await kept, 7);
+  let failed: asyncio.Future<unknown> | undefined;
+  await asyncio.run(function* (): asyncio.Coroutine<void> {
+    failed = asyncio.getRunningLoop().createFuture();
+    failed.setException(new asyncio.ValueError("bad"));
+    yield;
+  });
+  await assert.rejects(async () => {
+    await failed;
+  }, asyncio.ValueError);
+});
