@@ -265,19 +265,30 @@ export type WouldWait = typeof WOULD_WAIT;
  * step is the same `tryNow()`. Either way nothing happens until the object
  * is awaited, as with any coroutine.
  */
-export class FastPathCoro<T, S = undefined> extends Coro<T> {
-  private readonly _tryNow: (subject: S) => T | WouldWait;
-  /** Passed to `factory` and `tryNow`, so that callers can use shared functions instead of a closure per call. */
+export class FastPathCoro<T, S = undefined, X = undefined> extends Coro<T> {
+  private readonly _tryNow: (subject: S, extra: X) => T | WouldWait;
+  /**
+   * Passed to `factory` and `tryNow` (with `extra`, an operation's argument),
+   * so that callers can use shared functions instead of two closures per call.
+   */
   private readonly _subject: S;
+  private readonly _extra: X;
 
-  constructor(factory: (subject: S) => Coroutine<T>, name: string, tryNow: (subject: S) => T | WouldWait, subject?: S) {
+  constructor(
+    factory: (subject: S, extra: X) => Coroutine<T>,
+    name: string,
+    tryNow: (subject: S, extra: X) => T | WouldWait,
+    subject?: S,
+    extra?: X,
+  ) {
     super(factory as unknown as () => Coroutine<T>, name);
     this._tryNow = tryNow;
     this._subject = subject as S;
+    this._extra = extra as X;
   }
 
   override [Symbol.iterator](): Coroutine<T> {
-    return this._start()(this._subject);
+    return this._start()(this._subject, this._extra);
   }
 
   override then<R1 = T, R2 = never>(
@@ -287,16 +298,16 @@ export class FastPathCoro<T, S = undefined> extends Coro<T> {
     let run: Promise<T>;
     try {
       const start = this._start();
-      const now = this._tryNow(this._subject);
-      run = now === WOULD_WAIT ? _driveInline(start(this._subject)) : Promise.resolve(now);
+      const now = this._tryNow(this._subject, this._extra);
+      run = now === WOULD_WAIT ? _driveInline(start(this._subject, this._extra)) : Promise.resolve(now);
     } catch (error) {
       run = Promise.reject(error);
     }
     return run.then(onfulfilled, onrejected);
   }
 
-  private _start(): (subject: S) => Coroutine<T> {
-    return this._take() as unknown as (subject: S) => Coroutine<T>;
+  private _start(): (subject: S, extra: X) => Coroutine<T> {
+    return this._take() as unknown as (subject: S, extra: X) => Coroutine<T>;
   }
 }
 
