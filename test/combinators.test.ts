@@ -9,23 +9,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as asyncio from "asyncio-ts";
 import { runVirtual } from "asyncio-ts/testing";
-import { thrownBy } from "./helpers.js";
+import { collectGarbage, rejects, thrownBy } from "./helpers.js";
 
 class MyExc extends Error {}
-
-/** `assert.rejects` for any awaitable: a `Coro` is `PromiseLike`, not a `Promise`. */
-function rejects(aw: PromiseLike<unknown>, expected: assert.AssertPredicate): Promise<void> {
-  return assert.rejects(Promise.resolve(aw), expected);
-}
-
-async function collectGarbage(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  assert.ok(gc !== undefined, "the tests run with --expose-gc");
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /** Runs `body` on a virtual loop, then returns the messages of the errors reported as never retrieved. */
 async function reportedErrors(body: () => Promise<void>): Promise<string[]> {

@@ -53,3 +53,18 @@ export function* thrownBy(aw: Awaitable<unknown>): Coroutine<unknown> {
   }
   assert.fail("expected an error");
 }
+
+/** `assert.rejects` for any awaitable: a `Coro` is `PromiseLike`, not a `Promise`. */
+export function rejects(aw: PromiseLike<unknown>, expected: assert.AssertPredicate): Promise<void> {
+  return assert.rejects(Promise.resolve(aw), expected);
+}
+
+/** Runs the garbage collector (the suite runs with --expose-gc) and gives finalizers a few turns. */
+export async function collectGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  assert.ok(gc !== undefined, "the tests run with --expose-gc");
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -12,14 +12,9 @@ import { test } from "node:test";
 import { inspect } from "node:util";
 import * as asyncio from "asyncio-ts";
 import { runVirtual } from "asyncio-ts/testing";
-import { thrownBy } from "./helpers.js";
+import { collectGarbage, rejects, thrownBy } from "./helpers.js";
 
 class MyExc extends Error {}
-
-/** `assert.rejects` for any awaitable: a `Coro` is `PromiseLike`, not a `Promise`. */
-function rejects(aw: PromiseLike<unknown>, expected: assert.AssertPredicate): Promise<void> {
-  return assert.rejects(Promise.resolve(aw), expected);
-}
 
 /** The classes of the errors of a group, by name. */
 function errorTypes(error: unknown): string[] {
@@ -1014,12 +1009,3 @@ test("repr says the tasks, the errors and the state", async () => {
     );
   });
 });
-
-async function collectGarbage(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  assert.ok(gc !== undefined, "the tests run with --expose-gc");
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}

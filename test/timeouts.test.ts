@@ -10,11 +10,7 @@ import { test } from "node:test";
 import { inspect } from "node:util";
 import * as asyncio from "asyncio-ts";
 import { runVirtual } from "asyncio-ts/testing";
-
-/** `assert.rejects` for any awaitable: a `Coro` is `PromiseLike`, not a `Promise`. */
-function rejects(aw: PromiseLike<unknown>, expected: assert.AssertPredicate): Promise<void> {
-  return assert.rejects(Promise.resolve(aw), expected);
-}
+import { rejects } from "./helpers.js";
 
 function isTimeoutWithCancelCause(error: unknown): boolean {
   return error instanceof asyncio.TimeoutError && (error as Error).cause instanceof asyncio.CancelledError;
