@@ -265,36 +265,39 @@ export class BaseEventLoop extends AbstractEventLoop {
 
   /** Schedules `callback(...args)` for the next iteration; callbacks run in FIFO order. */
   callSoon<A extends unknown[]>(callback: Callback<A>, ...args: A): Handle {
-    this._checkClosed();
-    if (this._debug) checkCallback(callback, "callSoon");
-    return this._schedule(new Handle(callback as Callback<unknown[]>, args.length === 0 ? null : args, this));
+    return this._callSoon(callback as Callback<unknown[]>, args, "callSoon");
   }
 
   /**
    * `callSoon` for code outside the loop's callbacks (Node callbacks, other
-   * threads' messages): it also wakes an idle loop.
+   * threads' messages). Every `callSoon` wakes an idle loop here, so the two
+   * differ only in name.
    */
   callSoonThreadsafe<A extends unknown[]>(callback: Callback<A>, ...args: A): Handle {
+    return this._callSoon(callback as Callback<unknown[]>, args, "callSoonThreadsafe");
+  }
+
+  private _callSoon(callback: Callback<unknown[]>, args: unknown[], method: string): Handle {
     this._checkClosed();
-    if (this._debug) checkCallback(callback, "callSoonThreadsafe");
-    return this._schedule(new Handle(callback as Callback<unknown[]>, args.length === 0 ? null : args, this));
+    if (this._debug) checkCallback(callback, method);
+    return this._push(new Handle(callback, args.length === 0 ? null : args, this));
   }
 
   _callSoonInContext(context: Context, callback: Callback<unknown[]>, args: unknown[] | null): Handle {
     this._checkClosed();
-    return this._schedule(new Handle(callback, args, this, context));
-  }
-
-  private _schedule(handle: Handle): Handle {
-    this._ready.push(handle);
-    if (this._sleeping) this._wake();
-    return handle;
+    return this._push(new Handle(callback, args, this, context));
   }
 
   _scheduleReady(item: Runnable): void {
     this._checkClosed();
+    this._push(item);
+  }
+
+  /** Appends to the ready queue and wakes a sleeping loop. */
+  private _push<R extends Runnable>(item: R): R {
     this._ready.push(item);
     if (this._sleeping) this._wake();
+    return item;
   }
 
   /** Schedules `callback(...args)` to run after `delay` seconds. */

@@ -60,9 +60,3 @@ export function _takeNativeWakeup(): boolean {
   nativeWakeup = false;
   return marked;
 }
-
-/** Runs `fn` outside any native scope, so that what it schedules does not inherit one. */
-export function runOutsideNativeScope<R>(fn: () => R): R {
-  if (storage === null || storage.getStore() === undefined) return fn();
-  return storage.exit(fn);
-}

@@ -740,5 +740,3 @@ export function createEagerTaskFactory(
     return new ctor(coro, { ...rest, loop, eagerStart: true });
   };
 }
-
-export { swapCurrentTask as _swapCurrentTask };
