@@ -283,7 +283,7 @@ export class Future<T = unknown> implements Awaitable<T> {
   }
 
   [Symbol.iterator](): Generator<unknown, T, unknown> {
-    return new FutureIterator(this) as unknown as Generator<unknown, T, unknown>;
+    return new FutureIterator(this).asCoroutine();
   }
 
   protected _reprInfo(): string[] {
@@ -313,26 +313,15 @@ export class Future<T = unknown> implements Awaitable<T> {
 }
 
 /**
- * What `yield* future` delegates to (Python's `Future.__iter__`): yields
- * the future once, marked as awaited, then returns its result. Written by
- * hand because a generator object costs twice the memory, and a task
- * blocked on a future holds one of these.
+ * Base of the coroutines written by hand instead of as generators (a
+ * generator object and its frame cost several times the memory, and tasks
+ * blocked on the loop's primitives hold one each). `yield*` needs `next`,
+ * `throw` and `return`; a subclass writes `next`, and overrides `throw` and
+ * `return` when ending early needs cleanup. `asCoroutine()` gives it the
+ * `Coroutine` type it stands in for.
  */
-class FutureIterator<T> {
-  private _yielded = false;
-
-  constructor(private readonly _future: Future<T>) {}
-
-  next(): IteratorResult<unknown, T> {
-    const future = this._future;
-    if (future._state === FutureState.PENDING) {
-      if (this._yielded) throw new RuntimeError(`await wasn't used with future ${future}`);
-      this._yielded = true;
-      future._blocking = true;
-      return { value: future, done: false };
-    }
-    return { value: future.result(), done: true };
-  }
+export abstract class HandWrittenCoroutine<T> {
+  abstract next(): IteratorResult<unknown, T>;
 
   throw(error: unknown): never {
     throw error;
@@ -344,6 +333,35 @@ class FutureIterator<T> {
 
   [Symbol.iterator](): this {
     return this;
+  }
+
+  asCoroutine(): Coroutine<T> {
+    return this as unknown as Coroutine<T>;
+  }
+}
+
+/**
+ * What `yield* future` delegates to (Python's `Future.__iter__`): yields
+ * the future once, marked as awaited, then returns its result. Written by
+ * hand because a generator object costs twice the memory, and a task
+ * blocked on a future holds one of these.
+ */
+class FutureIterator<T> extends HandWrittenCoroutine<T> {
+  private _yielded = false;
+
+  constructor(private readonly _future: Future<T>) {
+    super();
+  }
+
+  next(): IteratorResult<unknown, T> {
+    const future = this._future;
+    if (future._state === FutureState.PENDING) {
+      if (this._yielded) throw new RuntimeError(`await wasn't used with future ${future}`);
+      this._yielded = true;
+      future._blocking = true;
+      return { value: future, done: false };
+    }
+    return { value: future.result(), done: true };
   }
 }
 

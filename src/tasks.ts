@@ -23,7 +23,7 @@ import type { AbstractEventLoop, Callback } from "./events.js";
 import { callbackName, getEventLoop, getRunningLoop, shortRepr } from "./events.js";
 import { CancelledError, errorRepr, InvalidStateError, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable, Coroutine } from "./futures.js";
-import { _setResultUnlessCancelled, Future, FutureState, INTERNAL_CONTEXT, WAKE_TASK } from "./futures.js";
+import { _setResultUnlessCancelled, Future, FutureState, HandWrittenCoroutine, INTERNAL_CONTEXT, WAKE_TASK } from "./futures.js";
 import { logger } from "./log.js";
 import type { NativeScopeOwner } from "./native_scope.js";
 import { _markNativeWakeup, currentNativeOwner, runInNativeScope } from "./native_scope.js";
@@ -636,27 +636,17 @@ function startSleepFor<T>(this: { delay: number; result: T }): Coroutine<T> {
  * hand (a generator costs more) because `sleep(0)` is how coroutines give
  * way to each other.
  */
-class SleepZeroIterator<T> {
+class SleepZeroIterator<T> extends HandWrittenCoroutine<T> {
   private _yielded = false;
 
-  constructor(private readonly _result: T) {}
+  constructor(private readonly _result: T) {
+    super();
+  }
 
   next(): IteratorResult<undefined, T> {
     if (this._yielded) return { value: this._result, done: true };
     this._yielded = true;
     return { value: undefined, done: false };
-  }
-
-  throw(error: unknown): never {
-    throw error;
-  }
-
-  return(value: T): IteratorResult<undefined, T> {
-    return { value, done: true };
-  }
-
-  [Symbol.iterator](): this {
-    return this;
   }
 }
 
@@ -674,7 +664,7 @@ class SleepCoro<T> extends Coro<T> {
   override [Symbol.iterator](): Coroutine<T> {
     const start = this._take();
     if (this.delay > 0) return start.call(this);
-    return new SleepZeroIterator(this.result) as unknown as Coroutine<T>;
+    return new SleepZeroIterator(this.result).asCoroutine();
   }
 
   /** `await sleep(0)`: resolves after one loop iteration; a cancel request meanwhile throws there. */

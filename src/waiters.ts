@@ -26,6 +26,7 @@ import type { AbstractEventLoop } from "./events.js";
 import { getRunningLoop } from "./events.js";
 import { RuntimeError } from "./exceptions.js";
 import type { Coroutine, Future } from "./futures.js";
+import { HandWrittenCoroutine } from "./futures.js";
 import { _driveInline } from "./tasks.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
@@ -69,7 +70,7 @@ export class WaiterQueue<T> {
    * whether a wake-up had been delivered to this waiter (and is now unused).
    */
   wait(loop: AbstractEventLoop, onAbandon?: (woken: boolean) => void): Coroutine<T> {
-    return new WaitInLine(this, loop, onAbandon ?? null) as unknown as Coroutine<T>;
+    return new WaitInLine(this, loop, onAbandon ?? null).asCoroutine();
   }
 
   /** Whether every waiter in line is cancelled (true when the line is empty). */
@@ -173,7 +174,7 @@ export class WaiterQueue<T> {
  * future is cancelled, and `onAbandon(woken)` is told whether a wake-up
  * had been delivered.
  */
-class WaitInLine<T> {
+class WaitInLine<T> extends HandWrittenCoroutine<T> {
   private _node: WaiterNode<T> | null = null;
   /** Set once the wait has ended, however it ended. */
   private _ended = false;
@@ -182,7 +183,9 @@ class WaitInLine<T> {
     private readonly _line: WaiterQueue<T>,
     private readonly _loop: AbstractEventLoop,
     private readonly _onAbandon: ((woken: boolean) => void) | null,
-  ) {}
+  ) {
+    super();
+  }
 
   next(): IteratorResult<unknown, T> {
     const node = this._node;
@@ -207,18 +210,14 @@ class WaitInLine<T> {
     return { value: future.result(), done: true };
   }
 
-  throw(error: unknown): never {
+  override throw(error: unknown): never {
     this._abandon();
     throw error;
   }
 
-  return(value: T): IteratorResult<unknown, T> {
+  override return(value: T): IteratorResult<unknown, T> {
     this._abandon();
     return { value, done: true };
-  }
-
-  [Symbol.iterator](): this {
-    return this;
   }
 
   private _abandon(): void {
@@ -317,13 +316,15 @@ export class FastPathCoro<T, S = undefined, X = undefined> extends Coro<T> {
  * object needed).
  */
 export function returnNow<T>(value: T): Coroutine<T> {
-  const iterator = {
-    next: (): IteratorResult<unknown, T> => ({ value, done: true }),
-    throw: (error: unknown): never => {
-      throw error;
-    },
-    return: (returned: T): IteratorResult<unknown, T> => ({ value: returned, done: true }),
-    [Symbol.iterator]: () => iterator,
-  };
-  return iterator as unknown as Coroutine<T>;
+  return new ReturnNow(value).asCoroutine();
+}
+
+class ReturnNow<T> extends HandWrittenCoroutine<T> {
+  constructor(private readonly _value: T) {
+    super();
+  }
+
+  next(): IteratorResult<unknown, T> {
+    return { value: this._value, done: true };
+  }
 }
