@@ -11,10 +11,13 @@
  */
 import type { Context } from "./contextvars.js";
 import { copyContext } from "./contextvars.js";
-import { RuntimeError } from "./exceptions.js";
-import type { Future } from "./futures.js";
+import { NotImplementedError, RuntimeError } from "./exceptions.js";
+import type { Awaitable, Future } from "./futures.js";
 import { currentNativeOwner } from "./native_scope.js";
+import type { SSLContext } from "./node/ssl.js";
+import type { Address, BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
 import type { CoroutineLike, Task, TaskOptions } from "./tasks.js";
+import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from "./transports.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -193,6 +196,192 @@ export interface ExecutorLike {
   shutdown(options?: { wait?: boolean; cancelFutures?: boolean }): unknown;
 }
 
+// ---------------------------------------------------------------------------
+// The I/O side of the loop interface: option shapes and result types.
+// ---------------------------------------------------------------------------
+
+/** One result of `getaddrinfo`: `[family, type, proto, canonname, sockaddr]`. */
+export type AddrInfo = [
+  family: number,
+  type: number,
+  proto: number,
+  canonname: string,
+  sockaddr: [string, number] | [string, number, number, number],
+];
+
+/** Options of `getaddrinfo` (Python's keyword arguments; numbers as in the `socket` module). */
+export interface GetaddrinfoOptions {
+  family?: number;
+  type?: number;
+  proto?: number;
+  flags?: number;
+}
+
+/** `ssl`: `true` for a default verifying client context, or an `SSLContext`; omitted or `null`/`false` for plain text. */
+export type SSLOption = SSLContext | boolean | null;
+
+/**
+ * An existing socket handed to the loop (`sock` options): a Node `net.Socket`
+ * / `dgram.Socket`, or a `socket.Socket` of this package.
+ */
+export type SocketLike = object;
+
+/** A file for `sendfile`: a `fs.promises.FileHandle` (anything with `fd`) or a file descriptor. */
+export type FileLike = { readonly fd: number } | number;
+
+/** Options of `createConnection` (Python's `create_connection` keywords). */
+export interface CreateConnectionOptions {
+  host?: string | null;
+  port?: number | string | null;
+  ssl?: SSLOption;
+  family?: number;
+  proto?: number;
+  flags?: number;
+  sock?: SocketLike | null;
+  localAddr?: [string, number] | null;
+  serverHostname?: string | null;
+  sslHandshakeTimeout?: number | null;
+  sslShutdownTimeout?: number | null;
+  /** Seconds to wait for one attempt before starting the next in parallel (RFC 8305); `null`: one at a time. */
+  happyEyeballsDelay?: number | null;
+  /** Interleave address families, taking this many of the first family first (default 1 with `happyEyeballsDelay`). */
+  interleave?: number | null;
+  /** Accepted for Python compatibility: exceptions of every attempt are grouped when true. */
+  allErrors?: boolean;
+}
+
+/** Options of `createServer`. */
+export interface CreateServerOptions {
+  /** A host, several hosts, or `null`/`""` for every interface. */
+  host?: string | string[] | null;
+  port?: number | string | null;
+  family?: number;
+  flags?: number;
+  sock?: SocketLike | null;
+  backlog?: number;
+  ssl?: SSLContext | null;
+  reuseAddress?: boolean | null;
+  reusePort?: boolean | null;
+  sslHandshakeTimeout?: number | null;
+  sslShutdownTimeout?: number | null;
+  /** Start accepting at once (default `true`); else call `startServing()` or `serveForever()`. */
+  startServing?: boolean;
+  /** Keep dual-stack sockets IPv6-only (Python's default for IPv6 servers on several hosts). */
+  ipv6Only?: boolean;
+}
+
+/** Options of `createUnixConnection`. */
+export interface CreateUnixConnectionOptions {
+  path?: string | null;
+  ssl?: SSLOption;
+  sock?: SocketLike | null;
+  serverHostname?: string | null;
+  sslHandshakeTimeout?: number | null;
+  sslShutdownTimeout?: number | null;
+}
+
+/** Options of `createUnixServer`. */
+export interface CreateUnixServerOptions {
+  path?: string | null;
+  sock?: SocketLike | null;
+  backlog?: number;
+  ssl?: SSLContext | null;
+  sslHandshakeTimeout?: number | null;
+  sslShutdownTimeout?: number | null;
+  startServing?: boolean;
+  /** Remove the socket file when the server closes (default `true`). */
+  cleanupSocket?: boolean;
+}
+
+/** Options of `connectAcceptedSocket`. */
+export interface ConnectAcceptedSocketOptions {
+  ssl?: SSLContext | null;
+  sslHandshakeTimeout?: number | null;
+  sslShutdownTimeout?: number | null;
+}
+
+/** Options of `createDatagramEndpoint`. */
+export interface CreateDatagramEndpointOptions {
+  localAddr?: [string, number] | string | null;
+  remoteAddr?: [string, number] | string | null;
+  family?: number;
+  proto?: number;
+  flags?: number;
+  reusePort?: boolean | null;
+  allowBroadcast?: boolean | null;
+  sock?: SocketLike | null;
+}
+
+/** Options of `startTls`. */
+export interface StartTlsOptions {
+  serverSide?: boolean;
+  serverHostname?: string | null;
+  sslHandshakeTimeout?: number | null;
+  sslShutdownTimeout?: number | null;
+}
+
+/** Options of `sendfile`/`sockSendfile`. */
+export interface SendfileOptions {
+  /** Copy through the transport when no zero-copy path exists (default `true`); else `SendfileNotAvailableError`. */
+  fallback?: boolean;
+}
+
+/** What a child's stdin/stdout/stderr is connected to: `PIPE`, `STDOUT` (stderr only), `DEVNULL`, a descriptor, or inherited (`null`). */
+export type StdioOption = number | null | undefined;
+
+/** Options of `subprocessExec`/`subprocessShell`. */
+export interface SubprocessOptions {
+  stdin?: StdioOption;
+  stdout?: StdioOption;
+  stderr?: StdioOption;
+  cwd?: string | URL;
+  env?: Record<string, string | undefined>;
+  /** Extra file descriptors to pass to the child (Python's `pass_fds`). */
+  passFds?: number[];
+  /** Start the child in a new session (Python's `start_new_session`). */
+  startNewSession?: boolean;
+  /** Accepted as in Python: must be `0` (unbuffered), since the pipes are streams of bytes. */
+  bufsize?: number;
+}
+
+/** A pipe for `connectReadPipe`/`connectWritePipe`: a file descriptor or a Node stream backed by one. */
+export type PipeLike = number | NodeJS.ReadableStream | NodeJS.WritableStream;
+
+/** A server made by `createServer`/`createUnixServer` (Python's `asyncio.Server`). */
+export abstract class AbstractServer {
+  /** Stops listening; connections already accepted stay open. */
+  abstract close(): void;
+  /** Closes every connection accepted by this server (flushing writes). */
+  abstract closeClients(): void;
+  /** Aborts every connection accepted by this server. */
+  abstract abortClients(): void;
+  abstract getLoop(): AbstractEventLoop;
+  /** Whether the server accepts connections. */
+  abstract isServing(): boolean;
+  /** Starts accepting connections (when created with `startServing: false`). */
+  abstract startServing(): Awaitable<void>;
+  /** Accepts connections until cancelled; the cancellation closes the server. */
+  abstract serveForever(): Awaitable<void>;
+  /** Waits until the server is closed and every accepted connection has ended. */
+  abstract waitClosed(): Awaitable<void>;
+  /** The listening sockets (empty once closed). */
+  abstract readonly sockets: readonly SocketLike[];
+  /** `await using server = ...`: closes the server and waits for it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.waitClosed();
+  }
+}
+
+/** The arguments of `subprocessExec` after the program: the arguments, optionally followed by options. */
+export type ExecArgs = [...args: string[]] | [...args: string[], options: SubprocessOptions];
+
+function notImplemented(loop: AbstractEventLoop, method: string): never {
+  throw new NotImplementedError(
+    `${loop.constructor.name} has no I/O backend: ${method}() needs an EventLoop (the Node loop), not a bare ${loop.constructor.name}`,
+  );
+}
+
 /**
  * The interface every event loop offers (Python's `AbstractEventLoop`).
  * `BaseEventLoop` implements scheduling; the Node backend adds I/O.
@@ -237,6 +426,160 @@ export abstract class AbstractEventLoop {
   abstract _timerHandleCancelled(handle: TimerHandle): void;
   /** The pending tasks of this loop (held strongly until done). */
   abstract readonly _tasks: Set<Task<unknown>>;
+
+  // I/O. A loop without an I/O backend (a bare `BaseEventLoop`) raises
+  // `NotImplementedError`, as Python's `AbstractEventLoop` does; `EventLoop`
+  // implements every one of these on Node.
+
+  /** Runs `func(...args)` in `executor` (the default executor when `null`). */
+  runInExecutor<T, A extends unknown[]>(
+    _executor: ExecutorLike | null,
+    _func: (...args: A) => T | PromiseLike<T>,
+    ..._args: A
+  ): Future<Awaited<T>> {
+    return notImplemented(this, "runInExecutor");
+  }
+  setDefaultExecutor(_executor: ExecutorLike): void {
+    notImplemented(this, "setDefaultExecutor");
+  }
+
+  /** Resolves a host and port: `[family, type, proto, canonname, sockaddr][]`. */
+  getaddrinfo(_host: string | null, _port: number | string | null, _options?: GetaddrinfoOptions): Awaitable<AddrInfo[]> {
+    return notImplemented(this, "getaddrinfo");
+  }
+  /** Looks up the host and service names of an address: `[host, port]`. */
+  getnameinfo(_sockaddr: [string, number] | [string, number, number, number], _flags?: number): Awaitable<[string, string]> {
+    return notImplemented(this, "getnameinfo");
+  }
+
+  createConnection<P extends BaseProtocol>(
+    _protocolFactory: () => P,
+    _options?: CreateConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return notImplemented(this, "createConnection");
+  }
+  createServer(_protocolFactory: () => BaseProtocol, _options?: CreateServerOptions): Awaitable<AbstractServer> {
+    return notImplemented(this, "createServer");
+  }
+  createUnixConnection<P extends BaseProtocol>(
+    _protocolFactory: () => P,
+    _options?: CreateUnixConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return notImplemented(this, "createUnixConnection");
+  }
+  createUnixServer(_protocolFactory: () => BaseProtocol, _options?: CreateUnixServerOptions): Awaitable<AbstractServer> {
+    return notImplemented(this, "createUnixServer");
+  }
+  connectAcceptedSocket<P extends BaseProtocol>(
+    _protocolFactory: () => P,
+    _sock: SocketLike,
+    _options?: ConnectAcceptedSocketOptions,
+  ): Awaitable<[Transport, P]> {
+    return notImplemented(this, "connectAcceptedSocket");
+  }
+  createDatagramEndpoint<P extends DatagramProtocol>(
+    _protocolFactory: () => P,
+    _options?: CreateDatagramEndpointOptions,
+  ): Awaitable<[DatagramTransport, P]> {
+    return notImplemented(this, "createDatagramEndpoint");
+  }
+  /** Upgrades a live connection to TLS; the old transport must not be used afterwards. */
+  startTls(
+    _transport: Transport,
+    _protocol: BaseProtocol,
+    _sslcontext: SSLContext,
+    _options?: StartTlsOptions,
+  ): Awaitable<Transport> {
+    return notImplemented(this, "startTls");
+  }
+  /** Sends `count` bytes (all when omitted) of `file` from `offset` through `transport`; resolves to the bytes sent. */
+  sendfile(
+    _transport: WriteTransport,
+    _file: FileLike,
+    _offset?: number,
+    _count?: number | null,
+    _options?: SendfileOptions,
+  ): Awaitable<number> {
+    return notImplemented(this, "sendfile");
+  }
+
+  connectReadPipe<P extends Protocol>(_protocolFactory: () => P, _pipe: PipeLike): Awaitable<[ReadTransport, P]> {
+    return notImplemented(this, "connectReadPipe");
+  }
+  connectWritePipe<P extends BaseProtocol>(_protocolFactory: () => P, _pipe: PipeLike): Awaitable<[WriteTransport, P]> {
+    return notImplemented(this, "connectWritePipe");
+  }
+  subprocessExec<P extends SubprocessProtocol>(
+    _protocolFactory: () => P,
+    _program: string,
+    ..._args: ExecArgs
+  ): Awaitable<[SubprocessTransport, P]> {
+    return notImplemented(this, "subprocessExec");
+  }
+  subprocessShell<P extends SubprocessProtocol>(
+    _protocolFactory: () => P,
+    _cmd: string,
+    _options?: SubprocessOptions,
+  ): Awaitable<[SubprocessTransport, P]> {
+    return notImplemented(this, "subprocessShell");
+  }
+
+  /** Calls `callback(...args)` inside the loop whenever signal `sig` arrives. */
+  addSignalHandler<A extends unknown[]>(_sig: number | string, _callback: Callback<A>, ..._args: A): void {
+    notImplemented(this, "addSignalHandler");
+  }
+  /** Removes the handler of `sig`; `true` if there was one. */
+  removeSignalHandler(_sig: number | string): boolean {
+    return notImplemented(this, "removeSignalHandler");
+  }
+
+  /** Calls `callback(...args)` inside the loop whenever `fd` is readable. */
+  addReader<A extends unknown[]>(_fd: number | { fileno(): number }, _callback: Callback<A>, ..._args: A): void {
+    notImplemented(this, "addReader");
+  }
+  removeReader(_fd: number | { fileno(): number }): boolean {
+    return notImplemented(this, "removeReader");
+  }
+  /** Calls `callback(...args)` inside the loop whenever `fd` is writable. */
+  addWriter<A extends unknown[]>(_fd: number | { fileno(): number }, _callback: Callback<A>, ..._args: A): void {
+    notImplemented(this, "addWriter");
+  }
+  removeWriter(_fd: number | { fileno(): number }): boolean {
+    return notImplemented(this, "removeWriter");
+  }
+  sockRecv(_sock: SocketLike, _nbytes: number): Awaitable<Buffer> {
+    return notImplemented(this, "sockRecv");
+  }
+  sockRecvInto(_sock: SocketLike, _buf: Uint8Array): Awaitable<number> {
+    return notImplemented(this, "sockRecvInto");
+  }
+  sockRecvfrom(_sock: SocketLike, _bufsize: number): Awaitable<[Buffer, Address]> {
+    return notImplemented(this, "sockRecvfrom");
+  }
+  sockRecvfromInto(_sock: SocketLike, _buf: Uint8Array, _nbytes?: number): Awaitable<[number, Address]> {
+    return notImplemented(this, "sockRecvfromInto");
+  }
+  sockSendall(_sock: SocketLike, _data: Uint8Array): Awaitable<void> {
+    return notImplemented(this, "sockSendall");
+  }
+  sockSendto(_sock: SocketLike, _data: Uint8Array, _address: Address): Awaitable<number> {
+    return notImplemented(this, "sockSendto");
+  }
+  sockConnect(_sock: SocketLike, _address: Address): Awaitable<void> {
+    return notImplemented(this, "sockConnect");
+  }
+  sockAccept(_sock: SocketLike): Awaitable<[SocketLike, Address]> {
+    return notImplemented(this, "sockAccept");
+  }
+  sockSendfile(
+    _sock: SocketLike,
+    _file: FileLike,
+    _offset?: number,
+    _count?: number | null,
+    _options?: SendfileOptions,
+  ): Awaitable<number> {
+    return notImplemented(this, "sockSendfile");
+  }
 }
 
 /** The interface of event loop policies (Python's `AbstractEventLoopPolicy`). */

@@ -39,6 +39,9 @@ export class AsyncioBaseError extends Error {
 /** Raised when an operation is not allowed in the current state (Python's `RuntimeError`). */
 export class RuntimeError extends AsyncioBaseError {}
 
+/** A method this object's class does not provide (Python's `NotImplementedError`, a `RuntimeError`). */
+export class NotImplementedError extends RuntimeError {}
+
 /** Raised for an argument of the right type but a wrong value (Python's `ValueError`). */
 export class ValueError extends AsyncioBaseError {}
 
@@ -104,6 +107,23 @@ export class BrokenPipeError extends ConnectionError {}
 /** The connection was aborted (`ECONNABORTED`). */
 export class ConnectionAbortedError extends ConnectionError {}
 
+/** A file or directory does not exist (`ENOENT`). */
+export class FileNotFoundError extends OSError {}
+/** A file already exists (`EEXIST`). */
+export class FileExistsError extends OSError {}
+/** Not permitted (`EACCES`, `EPERM`). */
+export class PermissionError extends OSError {}
+/** No such process (`ESRCH`). */
+export class ProcessLookupError extends OSError {}
+/** An operation on a directory where a file was expected (`EISDIR`). */
+export class IsADirectoryError extends OSError {}
+/** A path component is not a directory (`ENOTDIR`). */
+export class NotADirectoryError extends OSError {}
+/** A system call was interrupted (`EINTR`). */
+export class InterruptedError extends OSError {}
+/** Name resolution failed (Python's `socket.gaierror`; `code` is `ENOTFOUND`, `EAI_AGAIN`, ...). */
+export class gaierror extends OSError {}
+
 /** `sendfile` is not available for this transport or file; the caller may fall back. */
 export class SendfileNotAvailableError extends RuntimeError {}
 
@@ -138,6 +158,117 @@ export class QueueFull extends AsyncioBaseError {}
 export class QueueShutDown extends AsyncioBaseError {}
 /** A `Barrier` was broken (reset or aborted) while a task waited on it. */
 export class BrokenBarrierError extends RuntimeError {}
+
+/**
+ * The POSIX error numbers and messages of the codes the loop maps (Linux
+ * numbering; used where the host gives only a code).
+ */
+const ERRNO: Record<string, [number, string]> = {
+  EPERM: [1, "Operation not permitted"],
+  ENOENT: [2, "No such file or directory"],
+  ESRCH: [3, "No such process"],
+  EINTR: [4, "Interrupted system call"],
+  EBADF: [9, "Bad file descriptor"],
+  ECHILD: [10, "No child processes"],
+  EAGAIN: [11, "Resource temporarily unavailable"],
+  ENOMEM: [12, "Cannot allocate memory"],
+  EACCES: [13, "Permission denied"],
+  EEXIST: [17, "File exists"],
+  ENOTDIR: [20, "Not a directory"],
+  EISDIR: [21, "Is a directory"],
+  EINVAL: [22, "Invalid argument"],
+  EMFILE: [24, "Too many open files"],
+  EPIPE: [32, "Broken pipe"],
+  ENAMETOOLONG: [36, "File name too long"],
+  ENOTSOCK: [88, "Socket operation on non-socket"],
+  EMSGSIZE: [90, "Message too long"],
+  EPROTOTYPE: [91, "Protocol wrong type for socket"],
+  EOPNOTSUPP: [95, "Operation not supported"],
+  EAFNOSUPPORT: [97, "Address family not supported by protocol"],
+  EADDRINUSE: [98, "Address already in use"],
+  EADDRNOTAVAIL: [99, "Cannot assign requested address"],
+  ENETDOWN: [100, "Network is down"],
+  ENETUNREACH: [101, "Network is unreachable"],
+  ECONNABORTED: [103, "Software caused connection abort"],
+  ECONNRESET: [104, "Connection reset by peer"],
+  ENOBUFS: [105, "No buffer space available"],
+  EISCONN: [106, "Transport endpoint is already connected"],
+  ENOTCONN: [107, "Transport endpoint is not connected"],
+  ESHUTDOWN: [108, "Cannot send after transport endpoint shutdown"],
+  ETIMEDOUT: [110, "Connection timed out"],
+  ECONNREFUSED: [111, "Connection refused"],
+  EHOSTUNREACH: [113, "No route to host"],
+  EALREADY: [114, "Operation already in progress"],
+  EINPROGRESS: [115, "Operation now in progress"],
+};
+
+/** The OSError subclass Python raises for each error code (uvloop's `errors.pyx`, in one place). */
+const CLASS_BY_CODE: Record<string, new (errno: number | undefined, strerror: string, options?: OSErrorOptions) => OSError> = {
+  EAGAIN: BlockingIOError,
+  EWOULDBLOCK: BlockingIOError,
+  EINPROGRESS: BlockingIOError,
+  EALREADY: BlockingIOError,
+  EPIPE: BrokenPipeError,
+  ESHUTDOWN: BrokenPipeError,
+  ECONNABORTED: ConnectionAbortedError,
+  ECONNREFUSED: ConnectionRefusedError,
+  ECONNRESET: ConnectionResetError,
+  ENOENT: FileNotFoundError,
+  EEXIST: FileExistsError,
+  EACCES: PermissionError,
+  EPERM: PermissionError,
+  ESRCH: ProcessLookupError,
+  EISDIR: IsADirectoryError,
+  ENOTDIR: NotADirectoryError,
+  EINTR: InterruptedError,
+  ENOTFOUND: gaierror,
+  EAI_AGAIN: gaierror,
+  EAI_FAIL: gaierror,
+  EAI_NONAME: gaierror,
+  EAI_NODATA: gaierror,
+  EAI_FAMILY: gaierror,
+  EAI_SERVICE: gaierror,
+  EAI_SOCKTYPE: gaierror,
+};
+
+/** The error number and message of a POSIX error code (`["ECONNRESET"]` -> `[104, "Connection reset by peer"]`). */
+export function errnoOf(code: string): [number, string] | undefined {
+  return ERRNO[code];
+}
+
+/** The shape of a system error from the host (Node's `SystemError`, the addon's errors). */
+export interface SystemErrorLike {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  message?: string;
+  path?: string;
+}
+
+/**
+ * Turns a host system error into the `OSError` subclass Python would raise
+ * (`ECONNREFUSED` -> `ConnectionRefusedError`), with `errno` (positive),
+ * `code`, `syscall`, and `what` (an address or path) in the message. An
+ * error that already is an `OSError`, or that has no `code`, comes back
+ * unchanged. The original error is the `cause`.
+ */
+export function osErrorFrom(error: unknown, what?: string): unknown {
+  if (error instanceof OSError || typeof error !== "object" || error === null) return error;
+  const system = error as SystemErrorLike;
+  const code = system.code;
+  if (typeof code !== "string" || !/^E[A-Z0-9_]+$/.test(code)) return error;
+  const known = ERRNO[code];
+  const errno = known?.[0] ?? (typeof system.errno === "number" && system.errno !== 0 ? Math.abs(system.errno) : undefined);
+  const call = system.syscall === undefined ? "" : `${system.syscall} `;
+  const subject = what ?? system.path;
+  const strerror = known === undefined ? (system.message ?? code) : `${call}${known[1]}`;
+  if (code === "ETIMEDOUT") return new TimeoutError(`${strerror}${subject === undefined ? "" : `: '${subject}'`}`);
+  const Cls = CLASS_BY_CODE[code] ?? OSError;
+  const options: OSErrorOptions = { code, cause: error };
+  if (system.syscall !== undefined) options.syscall = system.syscall;
+  if (subject !== undefined) options.filename = subject;
+  return new Cls(errno, strerror, options);
+}
 
 type ErrorClass = abstract new (...args: never[]) => unknown;
 /** What `subgroup()` and `split()` match: a class, several classes, or a predicate. */

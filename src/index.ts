@@ -29,10 +29,34 @@ export type { ContextVarOptions } from "./contextvars.js";
 export { Context, ContextVar, copyContext, Token } from "./contextvars.js";
 export type { CoroFunction } from "./coroutines.js";
 export { Coro, coroutine, isCoroutine, isCoroutineFunction } from "./coroutines.js";
-export type { Callback, ExceptionContext, ExceptionHandler, ExecutorLike, TaskFactory } from "./events.js";
+export type {
+  AddrInfo,
+  Callback,
+  ConnectAcceptedSocketOptions,
+  CreateConnectionOptions,
+  CreateDatagramEndpointOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
+  ExceptionContext,
+  ExceptionHandler,
+  ExecArgs,
+  ExecutorLike,
+  FileLike,
+  GetaddrinfoOptions,
+  PipeLike,
+  SendfileOptions,
+  SocketLike,
+  SSLOption,
+  StartTlsOptions,
+  StdioOption,
+  SubprocessOptions,
+  TaskFactory,
+} from "./events.js";
 export {
   AbstractEventLoop,
   AbstractEventLoopPolicy,
+  AbstractServer,
   getEventLoop,
   getEventLoopPolicy,
   getRunningLoop,
@@ -53,11 +77,20 @@ export {
   ConnectionRefusedError,
   ConnectionResetError,
   ExceptionGroup,
+  FileExistsError,
+  FileNotFoundError,
+  gaierror,
   IncompleteReadError,
+  InterruptedError,
   InvalidStateError,
+  IsADirectoryError,
   LimitOverrunError,
   LookupError,
+  NotADirectoryError,
+  NotImplementedError,
   OSError,
+  PermissionError,
+  ProcessLookupError,
   QueueEmpty,
   QueueFull,
   QueueShutDown,
@@ -72,6 +105,8 @@ export { Barrier, BoundedSemaphore, Condition, Event, Held, Lock, Semaphore } fr
 export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
+export type { Address } from "./protocols.js";
+export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
 export type { Comparator, PriorityQueueOptions } from "./queues.js";
 export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
@@ -92,3 +127,12 @@ export {
 } from "./tasks.js";
 export type { TimeoutBody } from "./timeouts.js";
 export { Timeout, TimeoutState, timeout, timeoutAt } from "./timeouts.js";
+export type { WriteBufferLimits } from "./transports.js";
+export {
+  BaseTransport,
+  DatagramTransport,
+  ReadTransport,
+  SubprocessTransport,
+  Transport,
+  WriteTransport,
+} from "./transports.js";

@@ -50,6 +50,19 @@ const API: Record<string, string[]> = {
     "ALL_COMPLETED",
   ],
   "5. runners": ["run", "Runner"],
+  "9. transports, protocols": [
+    "BaseProtocol",
+    "Protocol",
+    "BufferedProtocol",
+    "DatagramProtocol",
+    "SubprocessProtocol",
+    "BaseTransport",
+    "ReadTransport",
+    "WriteTransport",
+    "Transport",
+    "DatagramTransport",
+    "SubprocessTransport",
+  ],
   "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
   "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
   "8. queues": ["Queue", "PriorityQueue", "LifoQueue"],
@@ -85,6 +98,17 @@ const ADDITIONS = [
   "Held", // what `hold()` of a lock resolves to: the Disposable of `using`
   "TimeoutState", // Timeout's named states, as CPython's timeouts._State
   "AsCompletedIterator", // what asCompleted() returns: Iterable and AsyncIterable at once
+  "AbstractServer", // the interface of Server, as AbstractEventLoop is the loop's (Python's events.AbstractServer)
+  "NotImplementedError", // what the I/O methods of a loop without an I/O backend raise, as in Python
+  // The OSError subclasses Python raises, mapped from error codes in one place (exceptions.osErrorFrom):
+  "FileNotFoundError",
+  "FileExistsError",
+  "PermissionError",
+  "ProcessLookupError",
+  "IsADirectoryError",
+  "NotADirectoryError",
+  "InterruptedError",
+  "gaierror", // Python's socket.gaierror: name resolution failed
 ];
 
 test("every API.md name of the implemented sections is exported", () => {

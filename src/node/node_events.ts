@@ -92,11 +92,35 @@ export class NodeScheduler implements LoopScheduler {
   }
 }
 
-/** The default event loop: asyncio's loop, running inside Node's. */
+/**
+ * The default event loop: asyncio's loop, running inside Node's. Each I/O
+ * method is a short delegation to the module of its concept (TCP and Unix
+ * sockets, TLS, UDP, pipes, subprocesses, signals, file descriptors,
+ * executors), so that this class reads as the table of contents of the
+ * backend.
+ */
 export class EventLoop extends BaseEventLoop {
   constructor(options: EventLoopOptions = {}, scheduler: LoopScheduler = new NodeScheduler()) {
     super(scheduler, options);
   }
+
+  // --- executors (executors.ts) ---
+
+  // --- DNS (dns.ts) ---
+
+  // --- TCP and Unix sockets, servers, sendfile (tcp.ts, server.ts) ---
+
+  // --- TLS (tls.ts) ---
+
+  // --- UDP (udp.ts) ---
+
+  // --- pipes (pipes.ts) ---
+
+  // --- subprocesses (subprocess_transport.ts) ---
+
+  // --- signals (signals.ts) ---
+
+  // --- file descriptors and raw sockets (fd_watch.ts, sock_ops.ts) ---
 }
 
 /** The default policy: an `EventLoop` per thread, created on demand in the main thread only. */
