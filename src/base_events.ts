@@ -91,6 +91,19 @@ function checkTime(value: unknown, what: string, method: string): asserts value 
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * Logs through the logger, and through the console if the logger itself
+ * throws: reporting an error must never raise one (`callExceptionHandler`
+ * promises never to throw).
+ */
+function lastResortLog(message: string, error: unknown): void {
+  try {
+    logger.error(message, error);
+  } catch {
+    console.error(message, error);
+  }
+}
+
 /** Stops the loop once the future given to `runUntilComplete` is done. */
 function runUntilCompleteCallback(future: Future<unknown>): void {
   future.getLoop().stop();
@@ -419,7 +432,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       try {
         this.defaultExceptionHandler(context);
       } catch (error) {
-        logger.error("Exception in default exception handler", error);
+        lastResortLog("Exception in default exception handler", error);
       }
       return;
     }
@@ -429,7 +442,7 @@ export class BaseEventLoop extends AbstractEventLoop {
       try {
         this.defaultExceptionHandler({ message: "Unhandled error in exception handler", exception: error, context });
       } catch (nested) {
-        logger.error(
+        lastResortLog(
           "Exception in default exception handler while handling an unexpected error in custom exception handler",
           nested,
         );

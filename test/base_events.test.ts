@@ -706,6 +706,31 @@ test("callExceptionHandler never throws, even when the handler and the default h
   });
 });
 
+test("callExceptionHandler does not throw when the logger itself throws", async () => {
+  await withLoop(async (loop) => {
+    const failing = (): never => {
+      throw new Error("logger is broken");
+    };
+    const originalConsoleError = console.error;
+    const consoleLines: string[] = [];
+    console.error = (...args: unknown[]) => consoleLines.push(args.map(String).join(" "));
+    asyncio.setLogger({ debug: failing, info: failing, warn: failing, error: failing });
+    try {
+      assert.doesNotThrow(() => loop.callExceptionHandler({ message: "m1", exception: new Error("e1") }));
+      loop.setExceptionHandler(() => {
+        throw new Error("custom handler fails");
+      });
+      assert.doesNotThrow(() => loop.callExceptionHandler({ message: "m2" }));
+    } finally {
+      asyncio.setLogger(null);
+      console.error = originalConsoleError;
+    }
+    assert.equal(consoleLines.length, 2);
+    assert.match(consoleLines[0] as string, /^Exception in default exception handler Error: logger is broken/);
+    assert.match(consoleLines[1] as string, /^Exception in default exception handler while handling/);
+  });
+});
+
 // ---- debug mode ------------------------------------------------------------------
 
 test("setDebug / getDebug", async () => {
