@@ -25,7 +25,7 @@ import type { Awaitable } from "../futures.js";
 import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "../protocols.js";
 import type { DatagramTransport, ReadTransport, SubprocessTransport, WriteTransport } from "../transports.js";
 import * as pipes from "./pipes.js";
-import { parseSignal, SignalHandlers } from "./signals.js";
+import { SignalHandlers } from "./signals.js";
 import * as subprocess from "./subprocess_transport.js";
 import * as udp from "./udp.js";
 
@@ -173,7 +173,8 @@ export class EventLoop extends BaseEventLoop {
   }
 
   override removeSignalHandler(sig: number | string): boolean {
-    return this._signalHandlers?.remove(sig) ?? (parseSignal(sig), false);
+    this._signalHandlers ??= new SignalHandlers(this);
+    return this._signalHandlers.remove(sig);
   }
 
   /** Closes the loop, then removes its signal handlers (as CPython's unix loop does). */

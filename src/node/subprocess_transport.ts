@@ -106,7 +106,6 @@ export class NodeSubprocessTransport extends SubprocessTransport {
   private _exitWaiters: Future<number>[] | null = [];
   private _pendingCalls: [(...args: unknown[]) => unknown, unknown[]][] | null = [];
   private readonly _pipes = new Map<number, SubprocessPipeProtocol>();
-  private readonly _program: string;
 
   /** @internal Made by `subprocessExec`/`subprocessShell` once the child is spawned. */
   constructor(
@@ -122,7 +121,6 @@ export class NodeSubprocessTransport extends SubprocessTransport {
     this._protocol = protocol;
     this._child = child;
     this._pid = child.pid as number;
-    this._program = program;
     if (loop.getDebug()) logger.debug(`process ${JSON.stringify(program)} created: pid ${this._pid}`);
     child.on("exit", this._onExit);
     child.unref();
@@ -372,7 +370,7 @@ function* planStdio(loop: AbstractEventLoop, options: SubprocessOptions): Genera
 function checkOptions(options: SubprocessOptions): void {
   if (options.bufsize !== undefined && options.bufsize !== 0) throw new ValueError("bufsize must be 0");
   if (options.cwd !== undefined && !fs.existsSync(options.cwd)) {
-    throw osErrorFrom({ code: "ENOENT", syscall: "chdir" }, String(options.cwd));
+    throw osErrorFrom({ code: "ENOENT" }, String(options.cwd));
   }
 }
 
