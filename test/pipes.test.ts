@@ -242,6 +242,12 @@ for (const style of STYLES) {
       assert.equal(plain.chunks.join(""), "xy");
       assert.deepEqual(plain.events, ["made", "data", "eof", "lost"]);
 
+      const gone = new PassThrough();
+      gone.destroy();
+      const [, ended] = (yield loop().connectReadPipe(() => new Reader(), gone)) as [asyncio.ReadTransport, Reader];
+      assert.equal((yield ended.lost) as Error | null, null);
+      assert.deepEqual(ended.events, ["made", "eof", "lost"], "a stream destroyed before counts as ended");
+
       const sink = new PassThrough();
       const collected: Buffer[] = [];
       sink.on("data", (chunk: Buffer) => collected.push(chunk));

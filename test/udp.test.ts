@@ -284,6 +284,7 @@ for (const style of STYLES) {
         [{ localAddr: ["127.0.0.1", 70000] }, asyncio.ValueError],
         [{ localAddr: ["127.0.0.1"] as unknown as [string, number] }, TypeError],
         [{ localAddr: ["127.0.0.1", 0], family: AF_INET6 }, asyncio.OSError],
+        [{ localAddr: ["127.0.0.1", 0], proto: 6 }, asyncio.ValueError],
         [{ sock: dgram.createSocket("udp4"), localAddr: ["127.0.0.1", 0] }, asyncio.ValueError],
         [{ sock: {} }, asyncio.ValueError],
       ];

@@ -141,6 +141,7 @@ export class ReadPipeTransport extends ReadTransport {
     stream.on("end", this._onEnd);
     stream.on("error", this._onError);
     stream.on("close", this._onClose);
+    if (stream.destroyed || stream.readableEnded) this._enqueue(EOF);
     unref(stream);
   }
 

@@ -24,7 +24,7 @@ import { NotImplementedError, OSError, osErrorFrom, RuntimeError, ValueError } f
 import type { Future } from "../futures.js";
 import { logger } from "../log.js";
 import type { Address, DatagramProtocol } from "../protocols.js";
-import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC } from "../socket_constants.js";
+import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, AI_ADDRCONFIG, AI_V4MAPPED, IPPROTO_UDP } from "../socket_constants.js";
 import type { WriteBufferLimits } from "../transports.js";
 import { DatagramTransport } from "../transports.js";
 import { WriteFlow } from "./flow_control.js";
@@ -199,10 +199,16 @@ export class UDPTransport extends DatagramTransport {
     this._bufferSize -= size;
     this._pending--;
     if (this._connLost > 0) return;
-    if (error) this._schedule(this._deliverError, osErrorFrom(error) as Error);
+    this._schedule(this._afterSend, error ? (osErrorFrom(error) as Error) : null);
+  }
+
+  /** In the loop, after a send callback: the error, flow control, and the end of a close() that waited. */
+  private readonly _afterSend = (error: Error | null): void => {
+    if (this._connLost > 0) return;
+    if (error !== null) this._protocol.errorReceived(error);
     this._flow.maybeResume();
     if (this._closing && this._pending === 0) this._scheduleConnectionLost(null);
-  }
+  };
 
   /** Closes after the queued datagrams are sent; received datagrams are no longer delivered. */
   close(): void {
@@ -280,12 +286,23 @@ interface Candidate {
   remote: InetAddress | null;
 }
 
+/** The `getaddrinfo` flags `dns.lookup` understands, as its hints. */
+function lookupHints(flags: number): number {
+  return (flags & AI_ADDRCONFIG ? dns.ADDRCONFIG : 0) | (flags & AI_V4MAPPED ? dns.V4MAPPED : 0);
+}
+
 function familyOfHost(host: string): number {
   return net.isIPv6(host) ? AF_INET6 : AF_INET;
 }
 
 /** Resolves `[host, port]` to socket addresses of `family` (`AF_UNSPEC`: any), with `dns.lookup` unless numeric. */
-function* resolve(loop: AbstractEventLoop, addr: unknown, family: number, what: string): Generator<unknown, InetAddress[]> {
+function* resolve(
+  loop: AbstractEventLoop,
+  addr: unknown,
+  family: number,
+  flags: number,
+  what: string,
+): Generator<unknown, InetAddress[]> {
   if (!Array.isArray(addr) || addr.length !== 2) {
     throw new TypeError(`${what} must be a [host, port] array, not ${JSON.stringify(addr)}`);
   }
@@ -304,7 +321,7 @@ function* resolve(loop: AbstractEventLoop, addr: unknown, family: number, what: 
   }
   const done = loop.createFuture<dns.LookupAddress[]>();
   const lookupFamily = family === AF_INET ? 4 : family === AF_INET6 ? 6 : 0;
-  dns.lookup(hostName, { all: true, family: lookupFamily }, (error, addresses) => {
+  dns.lookup(hostName, { all: true, family: lookupFamily, hints: lookupHints(flags) }, (error, addresses) => {
     if (done.done() || loop.isClosed()) return;
     if (error) done.setException(osErrorFrom(error, hostName));
     else done.setResult(addresses);
@@ -315,13 +332,13 @@ function* resolve(loop: AbstractEventLoop, addr: unknown, family: number, what: 
 
 /** CPython's pairing: one candidate per family that has every address asked for. */
 function* candidates(loop: AbstractEventLoop, options: CreateDatagramEndpointOptions): Generator<unknown, Candidate[]> {
-  const { localAddr = null, remoteAddr = null, family = AF_UNSPEC } = options;
+  const { localAddr = null, remoteAddr = null, family = AF_UNSPEC, flags = 0 } = options;
   if (localAddr === null && remoteAddr === null) {
     if (family === AF_UNSPEC) throw new ValueError("unexpected address family");
     return [{ family, local: null, remote: null }];
   }
-  const locals = localAddr === null ? null : yield* resolve(loop, localAddr, family, "localAddr");
-  const remotes = remoteAddr === null ? null : yield* resolve(loop, remoteAddr, family, "remoteAddr");
+  const locals = localAddr === null ? null : yield* resolve(loop, localAddr, family, flags, "localAddr");
+  const remotes = remoteAddr === null ? null : yield* resolve(loop, remoteAddr, family, flags, "remoteAddr");
   if (locals?.length === 0 || remotes?.length === 0) throw new OSError(undefined, "getaddrinfo() returned empty list");
   const result: Candidate[] = [];
   for (const fam of [AF_INET, AF_INET6]) {
@@ -354,6 +371,10 @@ function checkOptions(options: CreateDatagramEndpointOptions): void {
   }
   if (family !== AF_UNSPEC && family !== AF_INET && family !== AF_INET6) {
     throw new ValueError(`unexpected address family ${family}`);
+  }
+  const proto = options.proto ?? 0;
+  if (proto !== 0 && proto !== IPPROTO_UDP) {
+    throw new ValueError(`proto must be 0 or IPPROTO_UDP (${IPPROTO_UDP}) for a UDP endpoint, not ${proto}`);
   }
   if (options.reusePort && !dgramSupportsReusePort()) {
     throw new ValueError(
