@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -193,6 +194,24 @@ for (const style of STYLES) {
       assert.equal(writer.isClosing(), true);
       writer.write(Buffer.from("dropped"));
       assert.deepEqual(proto.events, ["made", "lost"]);
+    });
+  });
+
+  test(`${style}: a write pipe on a socket learns that its peer closed without writing: connectionLost(null)`, async () => {
+    await runIo(style, function* () {
+      const where = path.join(os.tmpdir(), `asyncio-ts-pipes-${process.pid}-${fifoCount++}.sock`);
+      const accepted = future<net.Socket>();
+      const server = net.createServer((socket) => accepted.setResult(socket));
+      server.listen(where);
+      const ours = net.connect(where);
+      const theirs = (yield accepted) as net.Socket;
+      server.close();
+      const [writer, proto] = (yield loop().connectWritePipe(() => new Writer(), ours)) as [asyncio.WriteTransport, Writer];
+      theirs.destroy();
+      assert.equal((yield proto.lost) as Error | null, null);
+      assert.deepEqual(proto.events, ["made", "lost"]);
+      assert.equal(writer.isClosing(), true);
+      assert.equal(ours.destroyed, true);
     });
   });
 

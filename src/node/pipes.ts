@@ -17,8 +17,9 @@
  *
  * CPython learns that the reader of a write pipe went away by watching the
  * write end for readability. Node offers no such watch on a pipe, so: on a
- * socket given as a descriptor the transport reads (anything read or end
- * of file means the peer is gone, as in CPython); on a FIFO the loss shows
+ * socket (given as a descriptor, or a readable `net.Socket`) the transport
+ * reads (anything read or end of file means the peer is gone, as in
+ * CPython); on a FIFO the loss shows
  * at the next write, as `BrokenPipeError` in `connectionLost`. The
  * subprocess transport closes a child's stdin transport when the child
  * has exited.
@@ -519,7 +520,8 @@ function writeStreamOf(pipe: PipeLike): { stream: Writable; watch: boolean } {
   if (typeof pipe === "number") return writeStreamForFd(pipe);
   if (!isWritable(pipe))
     throw new TypeError(`a write pipe must be a file descriptor or a writable Node stream, not ${describe(pipe)}`);
-  return { stream: pipe, watch: false };
+  // A readable socket tells that its peer went away by end of file (CPython reads the write end for that).
+  return { stream: pipe, watch: pipe instanceof net.Socket && pipe.readable };
 }
 
 function* connect<T>(loop: AbstractEventLoop, make: (waiter: Future<void>) => T & { close(): void }): Generator<unknown, T> {
