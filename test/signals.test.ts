@@ -128,19 +128,29 @@ for (const style of STYLES) {
   });
 
   test(`${style}: after removal the default action applies again: SIGUSR2 terminates the child`, async () => {
-    await runIo(style, function* () {
-      const [out, returncode] = yield* runFixture("default-restored");
-      assert.equal(out, "handled\nremoved=true\n");
-      assert.equal(returncode, -12, "the child was killed by SIGUSR2");
-    });
+    await runIo(
+      style,
+      function* () {
+        const [out, returncode] = yield* runFixture("default-restored");
+        assert.equal(out, "handled\nremoved=true\n");
+        assert.equal(returncode, -12, "the child was killed by SIGUSR2");
+      },
+      new asyncio.EventLoop(),
+      10,
+    );
   });
 
   test(`${style}: a handler does not keep the process alive once the loop stopped`, async () => {
-    await runIo(style, function* () {
-      const [out, returncode] = yield* runFixture("not-kept-alive");
-      assert.equal(out, "stopped with a handler installed\n");
-      assert.equal(returncode, 0);
-    });
+    await runIo(
+      style,
+      function* () {
+        const [out, returncode] = yield* runFixture("not-kept-alive");
+        assert.equal(out, "stopped with a handler installed\n");
+        assert.equal(returncode, 0);
+      },
+      new asyncio.EventLoop(),
+      10,
+    );
   });
 }
 
