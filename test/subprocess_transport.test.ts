@@ -171,6 +171,37 @@ for (const style of STYLES) {
     });
   });
 
+  test(`${style}: cancelling subprocessExec before connectionMade kills the child and waits for it`, async () => {
+    await runChild(style, function* () {
+      const loop = asyncio.getRunningLoop();
+      let proto: Child | null = null;
+      const attempt = asyncio.ensureFuture(
+        loop.subprocessExec(
+          () => {
+            proto = new Child();
+            return proto;
+          },
+          NODE,
+          "-e",
+          "setInterval(() => {}, 1000)",
+        ),
+      );
+      yield asyncio.sleep(0);
+      assert.ok(proto !== null, "the child was started");
+      attempt.cancel();
+      let error: unknown = null;
+      try {
+        yield attempt;
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof asyncio.CancelledError, String(error));
+      const child = proto as unknown as Child;
+      assert.equal(child.events.at(-1), "lost", "the transport had finished when the cancellation came through");
+      assert.equal(child.transport?.getReturncode(), -9);
+    });
+  });
+
   test(`${style}: a program that does not exist: FileNotFoundError naming it, raised by subprocessExec`, async () => {
     await runChild(style, function* () {
       const missing = "/nonexistent/asyncio-ts-no-such-program";
