@@ -144,6 +144,7 @@ for (const style of STYLES) {
       const [writer, proto] = (yield loop().connectWritePipe(() => new Writer(), writeFd)) as [asyncio.WriteTransport, Writer];
       assert.equal(writer.getExtraInfo("pipe"), writeFd);
       assert.equal(writer.canWriteEof(), true);
+      assert.match(inspect(writer), new RegExp(`^<WritePipeTransport fd=${writeFd} bufsize=0>$`));
       assert.deepEqual(writer.getWriteBufferLimits(), [16384, 65536]);
       writer.write(Buffer.from("one "));
       writer.writelines([Buffer.from("two "), Buffer.from("three")]);

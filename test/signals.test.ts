@@ -8,8 +8,10 @@
  * handler does not keep a process alive by itself. Both coroutine styles.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import * as asyncio from "asyncio-ts";
 import { future, runIo, STYLES } from "./io_helpers.js";
 
@@ -153,6 +155,13 @@ for (const style of STYLES) {
     );
   });
 }
+
+test("addSignalHandler in a worker thread is a RuntimeError: signals reach only the main thread", async () => {
+  const worker = new Worker(fileURLToPath(new URL("../../test/fixtures/signals_worker.mjs", import.meta.url)));
+  const [outcome] = (await once(worker, "message")) as [string];
+  await once(worker, "exit");
+  assert.match(outcome, /^RuntimeError: .*main thread/);
+});
 
 test("addSignalHandler on a closed loop is a RuntimeError", () => {
   const loop = new asyncio.EventLoop();
