@@ -110,6 +110,7 @@ for (const style of STYLES) {
       assert.deepEqual(proto.events, ["made", "data", "eof", "lost"]);
       assert.equal(transport.isClosing(), true);
       assert.match(inspect(transport), /closed/);
+      assert.throws(() => fs.fstatSync(readFd), { code: "EBADF" }, "the transport closed the descriptor it owned");
     });
   });
 

@@ -100,6 +100,8 @@ for (const style of STYLES) {
       assert.equal(transport.getReturncode(), 3);
       assert.equal(proto.exitedAt?.returncode, 3);
       assert.match(inspect(transport), /returncode=3/);
+      const child = transport.getExtraInfo("subprocess") as ChildProcess;
+      assert.ok(child.stdin?.destroyed && child.stdout?.destroyed && child.stderr?.destroyed, "the pipes were released");
       transport.close();
       assert.equal(transport.isClosing(), true);
       assert.throws(() => transport.kill(), asyncio.ProcessLookupError, "a finished transport has no process");
