@@ -63,6 +63,7 @@ const API: Record<string, string[]> = {
     "DatagramTransport",
     "SubprocessTransport",
   ],
+  "9. subprocess constants": ["PIPE", "STDOUT", "DEVNULL"],
   "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
   "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
   "8. queues": ["Queue", "PriorityQueue", "LifoQueue"],
