@@ -25,6 +25,14 @@ export {
   wait,
   waitFor,
 } from "./combinators.js";
+export type {
+  ConcurrentFutureState,
+  ExecutorFunction,
+  ExecutorResult,
+  FunctionRef,
+  ShutdownOptions,
+} from "./concurrent_futures.js";
+export { BrokenExecutor, BrokenProcessPool, BrokenThreadPool, ConcurrentFuture, Executor } from "./concurrent_futures.js";
 export type { ContextVarOptions } from "./contextvars.js";
 export { Context, ContextVar, copyContext, Token } from "./contextvars.js";
 export type { CoroFunction } from "./coroutines.js";
@@ -100,10 +108,12 @@ export {
   ValueError,
 } from "./exceptions.js";
 export type { Awaitable, Coroutine, DoneCallback, FutureOptions } from "./futures.js";
-export { Future, isFuture } from "./futures.js";
+export { Future, isFuture, wrapFuture } from "./futures.js";
 export { Barrier, BoundedSemaphore, Condition, Event, Held, Lock, Semaphore } from "./locks.js";
 export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
+export type { PoolExecutorOptions } from "./node/executors.js";
+export { ProcessPoolExecutor, ThreadPoolExecutor } from "./node/executors.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
@@ -125,6 +135,8 @@ export {
   sleep,
   Task,
 } from "./tasks.js";
+export { toThread } from "./threads.js";
+export { runCoroutineThreadsafe } from "./threadsafe.js";
 export type { TimeoutBody } from "./timeouts.js";
 export { Timeout, TimeoutState, timeout, timeoutAt } from "./timeouts.js";
 export type { WriteBufferLimits } from "./transports.js";

@@ -66,6 +66,13 @@ const API: Record<string, string[]> = {
   "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
   "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
   "8. queues": ["Queue", "PriorityQueue", "LifoQueue"],
+  "11. threads, processes, executors": [
+    "ThreadPoolExecutor",
+    "ProcessPoolExecutor",
+    "toThread",
+    "wrapFuture",
+    "runCoroutineThreadsafe",
+  ],
   "12. contextvars": ["ContextVar", "Context", "copyContext", "Token"],
   "13. exceptions": [
     "CancelledError",
@@ -109,6 +116,12 @@ const ADDITIONS = [
   "NotADirectoryError",
   "InterruptedError",
   "gaierror", // Python's socket.gaierror: name resolution failed
+  // Python's concurrent.futures, which the executors of section 11 are built on:
+  "ConcurrentFuture", // concurrent.futures.Future: what submit() and runCoroutineThreadsafe() return
+  "Executor", // concurrent.futures.Executor: the base of both pools (submit, map, shutdown)
+  "BrokenExecutor", // a worker died while running the job
+  "BrokenThreadPool",
+  "BrokenProcessPool",
 ];
 
 test("every API.md name of the implemented sections is exported", () => {

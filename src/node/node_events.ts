@@ -12,8 +12,9 @@
 import { isMainThread } from "node:worker_threads";
 import type { EventLoopOptions, LoopScheduler } from "../base_events.js";
 import { BaseEventLoop } from "../base_events.js";
-import type { AbstractEventLoop } from "../events.js";
+import type { AbstractEventLoop, ExecutorLike } from "../events.js";
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
+import { ThreadPoolExecutor } from "./executors.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -105,6 +106,17 @@ export class EventLoop extends BaseEventLoop {
   }
 
   // --- executors (executors.ts) ---
+
+  /** The default executor is a `ThreadPoolExecutor` with `os.availableParallelism()` workers. */
+  protected override _newDefaultExecutor(): ExecutorLike {
+    return new ThreadPoolExecutor();
+  }
+
+  /** Sets the default executor; as in Python it must be a `ThreadPoolExecutor`. */
+  override setDefaultExecutor(executor: ExecutorLike): void {
+    if (!(executor instanceof ThreadPoolExecutor)) throw new TypeError("executor must be ThreadPoolExecutor");
+    super.setDefaultExecutor(executor);
+  }
 
   // --- DNS (dns.ts) ---
 
