@@ -18,7 +18,11 @@ test("callSoonThreadsafe from a raw setTimeout wakes an idle loop", async () => 
   const loop = new asyncio.EventLoop();
   const guard = watchdog(loop);
   const seen: string[] = [];
-  setTimeout(() => loop.callSoonThreadsafe((what: string) => (seen.push(what), loop.stop()), "woken"), 20);
+  const wake = (what: string): void => {
+    seen.push(what);
+    loop.stop();
+  };
+  setTimeout(() => loop.callSoonThreadsafe(wake, "woken"), 20);
   await loop.runForever();
   guard.release();
   loop.close();
