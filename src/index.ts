@@ -115,6 +115,8 @@ export { logger, setLogger } from "./log.js";
 export type { PoolExecutorOptions } from "./node/executors.js";
 export { ProcessPoolExecutor, ThreadPoolExecutor } from "./node/executors.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
+export { Server } from "./node/server.js";
+export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
 export type { Comparator, PriorityQueueOptions } from "./queues.js";
