@@ -9,6 +9,7 @@
  * with nothing left running.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -340,4 +341,23 @@ test("await using shuts a pool down at the end of the block", { timeout: 20000 }
     assert.equal(await pool.submit(() => "inside"), "inside");
   }
   assert.throws(() => outer?.submit(() => 1), asyncio.RuntimeError);
+});
+
+test("ProcessPoolExecutor in a `node -e` script: the children run the worker, not the parent's script again", {
+  timeout: 30000,
+}, () => {
+  const index = new URL("../../dist/index.js", import.meta.url).href;
+  const script = `import(${JSON.stringify(index)}).then(async (asyncio) => {
+    const pool = new asyncio.ProcessPoolExecutor({ maxWorkers: 1 });
+    const argv = await pool.submit(() => process.execArgv);
+    await pool.shutdown();
+    console.log(JSON.stringify(argv));
+  });`;
+  const child = spawnSync(process.execPath, ["--no-warnings", "-e", script], {
+    encoding: "utf8",
+    timeout: 20000,
+    killSignal: "SIGKILL",
+  });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), ["--no-warnings"]);
 });

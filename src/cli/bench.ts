@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { runExecutorBench } from "./bench_executor.js";
 import type { WorkerReport } from "./bench_worker.js";
 import type { Target, Variant, Workload } from "./bench_workloads.js";
 import { scaled, WORKLOADS } from "./bench_workloads.js";
@@ -99,11 +100,14 @@ export async function runBench(options: BenchOptions): Promise<number> {
   }
   const cpython = runCPython(options, workloads);
   const targets = checkTargets(workloads, results, cpython);
+  // The executor section (bench_executor.ts) runs with the full set of workloads only.
+  const executors = options.only.length === 0 ? await runExecutorBench(options.scale) : null;
   const load = { start: loadAtStart, end: loadavg()[0] as number };
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(jsonReport(options, results, cpython, targets, load), null, 2)}\n`);
+    const report = { ...(jsonReport(options, results, cpython, targets, load) as object), executors: executors?.results };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    process.stdout.write(renderReport(options, workloads, results, cpython, targets, load));
+    process.stdout.write(renderReport(options, workloads, results, cpython, targets, load) + (executors?.text ?? ""));
   }
   return 0;
 }

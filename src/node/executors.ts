@@ -99,9 +99,28 @@ class ThreadWorker extends PoolWorker {
   }
 }
 
-/** Node options of this process a child should not inherit (the test runner's, the inspector's port). */
-function childExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !arg.startsWith("--test") && !arg.startsWith("--inspect"));
+/** Options that take the next argument as their value. */
+const OPTIONS_WITH_VALUE = new Set(["-e", "--eval", "-p", "--print", "--input-type"]);
+
+/**
+ * The Node options of this process a worker process inherits: all but
+ * those that say what to run (`-e CODE` would run the parent's script again
+ * instead of the worker, and so on recursively), the test runner's, the
+ * REPL's, watch mode and the inspector's port.
+ */
+export function childExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    const name = arg.split("=")[0] as string;
+    if (OPTIONS_WITH_VALUE.has(name)) {
+      if (!arg.includes("=")) i++;
+      continue;
+    }
+    if (/^(-i|--interactive|-c|--check|--test.*|--inspect.*|--watch.*)$/.test(name)) continue;
+    kept.push(arg);
+  }
+  return kept;
 }
 
 class ProcessWorker extends PoolWorker {
