@@ -72,6 +72,11 @@ function blockUntilReleased(shared: SharedArrayBuffer, value: number): number {
   return value;
 }
 
+/** Uses the global `crypto`: no enclosing scope declares one. */
+function globalCryptoType(): string {
+  return typeof crypto.randomUUID;
+}
+
 function release(shared: SharedArrayBuffer): void {
   const cells = new Int32Array(shared);
   Atomics.store(cells, 0, 1);
@@ -135,6 +140,21 @@ for (const [kindName, make] of KINDS) {
       });
       // The same function made self-contained works.
       assert.equal(await pool.submit((x: number, f: number) => x * f, 2, factor), 6);
+      // A closure over a variable named like one of the worker's globals is refused before it is sent.
+      const crypto = { tag: "not the global crypto" };
+      const tagOf = (): string => crypto.tag;
+      assert.throws(
+        () => pool.submit(tagOf),
+        (error: Error) =>
+          error instanceof ReferenceError &&
+          error.message ===
+            "function tagOf closes over 'crypto', which in the worker would silently be the worker's global 'crypto' instead: pass it as an argument or use { module, name }",
+      );
+      assert.equal(
+        await pool.submit(globalCryptoType),
+        "function",
+        "where no variable hides it, the name is the worker's global",
+      );
       assert.throws(() => pool.submit(Math.max, 1, 2), /native or bound function.*\{ module, name \}/);
       assert.throws(() => pool.submit(scale.bind(null), 1), /native or bound function/);
       assert.throws(() => pool.submit(class Job {} as unknown as () => void), /class Job/);

@@ -25,6 +25,7 @@ import type { ExecutorFunction, ShutdownOptions } from "../concurrent_futures.js
 import { BrokenProcessPool, BrokenThreadPool, ConcurrentFuture, Executor } from "../concurrent_futures.js";
 import * as exceptions from "../exceptions.js";
 import { RuntimeError, ValueError } from "../exceptions.js";
+import { globalsShadowedFor } from "./closure_probe.js";
 import type { FunctionSpec, JobMessage, ReplyMessage, SerializedThrown } from "./executor_protocol.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
@@ -190,6 +191,12 @@ export function describeFunction(fn: unknown): { spec: FunctionSpec; label: stri
       );
     }
     if (/^class\b/.test(source)) throw new TypeError(`cannot run class ${name} in a worker: a class is not a function to call`);
+    const shadowed = globalsShadowedFor(fn, source)[0];
+    if (shadowed !== undefined) {
+      throw new ReferenceError(
+        `function ${name} closes over '${shadowed}', which in the worker would silently be the worker's global '${shadowed}' instead: pass it as an argument or use { module, name }`,
+      );
+    }
     return { spec: { kind: "source", source, name: fn.name }, label: name };
   }
   if (fn !== null && typeof fn === "object" && "module" in fn && "name" in fn) {
