@@ -43,7 +43,7 @@ import { Protocol } from "../protocols.js";
 import { AF_INET6, AF_UNSPEC, AI_PASSIVE, SOCK_STREAM } from "../socket_constants.js";
 import { interleaveAddrinfos, staggeredRace } from "../staggered.js";
 import type { Transport, WriteTransport } from "../transports.js";
-import { getaddrinfo, type SockAddr } from "./dns.js";
+import type { SockAddr } from "./dns.js";
 import { SocketTransport, type TransportOwner } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
 import { type AcceptedTransportFactory, Server } from "./server.js";
@@ -184,7 +184,8 @@ function* resolve(
   port: number | string | null,
   options: CreateConnectionOptions,
 ): Coroutine<AddrInfo[]> {
-  const infos = yield* getaddrinfo(loop, host, port, {
+  // Through the loop's method, as asyncio does (a loop subclass may resolve differently).
+  const infos = yield* loop.getaddrinfo(host, port, {
     family: options.family ?? AF_UNSPEC,
     type: SOCK_STREAM,
     proto: options.proto ?? 0,
@@ -514,7 +515,7 @@ function* listenAll(loop: AbstractEventLoop, options: CreateServerOptions): Coro
   const seen = new Set<string>();
   const infos: AddrInfo[] = [];
   for (const host of hostsOf(options.host)) {
-    const found = yield* getaddrinfo(loop, host, port, {
+    const found = yield* loop.getaddrinfo(host, port, {
       family: options.family ?? AF_UNSPEC,
       type: SOCK_STREAM,
       flags: options.flags ?? AI_PASSIVE,
