@@ -139,6 +139,20 @@ function connectOnce(loop: AbstractEventLoop, family: number, address: SockAddr,
   return future;
 }
 
+/**
+ * Waits for a connection attempt. A task cancelled in the very iteration its
+ * attempt succeeded (a Happy Eyeballs loser) gets the cancellation, not the
+ * socket: the socket is closed, as `_connect_sock` closes it.
+ */
+function* awaitSocket(attempt: Future<net.Socket>): Coroutine<net.Socket> {
+  try {
+    return yield* attempt;
+  } catch (error) {
+    if (attempt.done() && !attempt.cancelled() && attempt.exception() === null) attempt.result().destroy();
+    throw error;
+  }
+}
+
 /** base_events' `_connect_sock`: binds to a matching local address if asked, then connects; errors go to `errors`. */
 function* connectSock(
   loop: AbstractEventLoop,
@@ -150,12 +164,12 @@ function* connectSock(
   errors.push(mine);
   const [family, , , , address] = info;
   try {
-    if (laddrInfos === null) return yield* connectOnce(loop, family, address, null);
+    if (laddrInfos === null) return yield* awaitSocket(connectOnce(loop, family, address, null));
     const local = laddrInfos.filter((l) => l[0] === family);
     if (local.length === 0) throw new OSError(undefined, `no matching local address with family=${family} found`);
     for (const [, , , , laddr] of local) {
       try {
-        return yield* connectOnce(loop, family, address, laddr);
+        return yield* awaitSocket(connectOnce(loop, family, address, laddr));
       } catch (error) {
         // A failed bind tries the next local address; a failed connect ends the attempt.
         if (!(error instanceof OSError) || error.syscall !== "bind" || laddr === local[local.length - 1]?.[4]) throw error;
