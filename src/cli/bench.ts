@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { runEchoBench } from "./bench_echo.js";
+import { type EchoBenchOptions, runEchoBench } from "./bench_echo.js";
 import type { WorkerReport } from "./bench_worker.js";
 import type { Target, Variant, Workload } from "./bench_workloads.js";
 import { scaled, WORKLOADS } from "./bench_workloads.js";
@@ -85,7 +85,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   // The echo benchmark (bench_echo.ts) is a section of its own: real sockets, server and client processes.
   const echo = options.only.length === 0 || options.only.includes(ECHO);
   if (options.only.length > 0 && options.only.every((name) => name === ECHO)) {
-    await runEchoBench({ scale: options.scale, json: options.json, repeat: options.repeat });
+    await runEchoBench(echoOptions(options));
     return 0;
   }
   const unknown = options.only.filter((name) => name !== ECHO && !WORKLOADS.some((w) => w.name === name));
@@ -97,7 +97,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   }
   const workloads = options.only.length === 0 ? WORKLOADS : WORKLOADS.filter((w) => options.only.includes(w.name));
   if (workloads.length === 0 && echo) {
-    await runEchoBench({ scale: options.scale, json: options.json, repeat: options.repeat });
+    await runEchoBench(echoOptions(options));
     return 0;
   }
   const loadAtStart = loadavg()[0] as number;
@@ -114,12 +114,20 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const targets = checkTargets(workloads, results, cpython);
   const load = { start: loadAtStart, end: loadavg()[0] as number };
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(jsonReport(options, results, cpython, targets, load), null, 2)}\n`);
+    const report = jsonReport(options, results, cpython, targets, load);
+    const echoResults = echo ? await runEchoBench({ ...echoOptions(options), print: false }) : undefined;
+    process.stdout.write(
+      `${JSON.stringify(echoResults === undefined ? report : Object.assign({}, report, { echo: echoResults }), null, 2)}\n`,
+    );
   } else {
     process.stdout.write(renderReport(options, workloads, results, cpython, targets, load));
+    if (echo) await runEchoBench(echoOptions(options));
   }
-  if (echo) await runEchoBench({ scale: options.scale, json: options.json, repeat: options.repeat });
   return 0;
+}
+
+function echoOptions(options: BenchOptions): EchoBenchOptions {
+  return { scale: options.scale, json: options.json, repeat: options.repeat, python: options.python };
 }
 
 function progress(message: string): void {

@@ -21,8 +21,8 @@ export interface EchoServerEntry {
   key: string;
   /** What the table shows. */
   label: string;
-  /** The command that starts it: it must print `PORT <n>` once listening. `null`: not available here (with why). */
-  command(): { file: string; args: string[] } | { unavailable: string };
+  /** The command that starts it: it must print `PORT <n>` once listening; or why it is not available here. */
+  command(options: EchoBenchOptions): { file: string; args: string[] } | { unavailable: string };
 }
 
 const SERVER = fileURLToPath(new URL("./bench_echo_server.js", import.meta.url));
@@ -33,13 +33,15 @@ function nodeServer(kind: string): () => { file: string; args: string[] } {
   return () => ({ file: process.execPath, args: [SERVER, kind] });
 }
 
-function pythonServer(loop: "asyncio" | "uvloop"): () => { file: string; args: string[] } | { unavailable: string } {
-  return () => {
+function pythonServer(loop: "asyncio" | "uvloop"): EchoServerEntry["command"] {
+  return (options) => {
+    if (options.python === null) return { unavailable: "--no-python" };
+    const python = options.python ?? "python3";
     if (!existsSync(PY_SERVER)) return { unavailable: `${PY_SERVER} is missing` };
-    const probe = spawnSync("python3", ["-c", loop === "uvloop" ? "import uvloop" : "import asyncio"], { timeout: 30_000 });
-    if (probe.error !== undefined) return { unavailable: "no python3 found" };
-    if (probe.status !== 0) return { unavailable: `${loop} is not importable in python3` };
-    return { file: "python3", args: [PY_SERVER, loop] };
+    const probe = spawnSync(python, ["-c", loop === "uvloop" ? "import uvloop" : "import asyncio"], { timeout: 30_000 });
+    if (probe.error !== undefined) return { unavailable: `no ${python} found` };
+    if (probe.status !== 0) return { unavailable: `${loop} is not importable in ${python}` };
+    return { file: python, args: [PY_SERVER, loop] };
   };
 }
 
@@ -67,7 +69,8 @@ export function echoLoads(scale: number): EchoLoad[] {
   ];
 }
 
-interface EchoResult {
+/** One server's outcome under one load. */
+export interface EchoResult {
   server: string;
   label: string;
   size: number;
@@ -162,9 +165,9 @@ function stopServer(child: ChildProcess): Promise<void> {
   });
 }
 
-async function measure(entry: EchoServerEntry, load: EchoLoad): Promise<EchoResult> {
+async function measure(entry: EchoServerEntry, load: EchoLoad, options: EchoBenchOptions): Promise<EchoResult> {
   const base = { server: entry.key, label: entry.label, size: load.size, connections: load.connections };
-  const command = entry.command();
+  const command = entry.command(options);
   if ("unavailable" in command) return { ...base, requestsPerSecond: null, note: command.unavailable };
   const { child, port } = await startServer(command.file, command.args);
   try {
@@ -184,6 +187,10 @@ export interface EchoBenchOptions {
   repeat?: number;
   /** Server keys to run; empty: all of the registry. */
   servers?: string[];
+  /** The Python interpreter for the CPython servers; `undefined`: python3; `null`: none. */
+  python?: string | null | undefined;
+  /** Print the table or JSON (default `true`); `false` only returns the results. */
+  print?: boolean;
 }
 
 /** Runs every server against each load and prints the table (or JSON). */
@@ -197,13 +204,14 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResul
       for (const entry of entries) {
         if (process.stderr.isTTY)
           process.stderr.write(`\r\x1b[K  running echo: ${entry.label} (${load.size} B, round ${round + 1})`);
-        samples.get(entry.key)?.push(await measure(entry, load));
+        samples.get(entry.key)?.push(await measure(entry, load, options));
       }
     }
     for (const entry of entries) results.push(medianResult(samples.get(entry.key) ?? []));
   }
   if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
-  process.stdout.write(options.json ? `${JSON.stringify({ echo: results }, null, 2)}\n` : renderEcho(results));
+  if (options.print !== false)
+    process.stdout.write(options.json ? `${JSON.stringify({ echo: results }, null, 2)}\n` : renderEcho(results));
   return results;
 }
 
