@@ -68,6 +68,7 @@ export class ConcurrentFuture<T = unknown> implements PromiseLike<T> {
     return true;
   }
 
+  /** Whether the future was cancelled. */
   cancelled(): boolean {
     return this._state === "CANCELLED";
   }
@@ -77,6 +78,7 @@ export class ConcurrentFuture<T = unknown> implements PromiseLike<T> {
     return this._state === "RUNNING";
   }
 
+  /** Whether the future is cancelled or finished. */
   done(): boolean {
     return this._state === "CANCELLED" || this._state === "FINISHED";
   }
@@ -129,6 +131,7 @@ export class ConcurrentFuture<T = unknown> implements PromiseLike<T> {
     return true;
   }
 
+  /** Finishes the future with `result` and runs the done callbacks; `InvalidStateError` if it is done. */
   setResult(result: T): void {
     this._checkSettable();
     this._result = result;
@@ -136,6 +139,7 @@ export class ConcurrentFuture<T = unknown> implements PromiseLike<T> {
     this._invokeCallbacks();
   }
 
+  /** Finishes the future with `exception` and runs the done callbacks; `InvalidStateError` if it is done. */
   setException(exception: unknown): void {
     this._checkSettable();
     this._exception = exception;
@@ -162,6 +166,7 @@ export class ConcurrentFuture<T = unknown> implements PromiseLike<T> {
     }
   }
 
+  /** Settles like a Promise once done (a cancelled future rejects with `CancelledError`). */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
