@@ -17,12 +17,13 @@
  * scheduled from outside (`callSoon` from a Node callback wakes it).
  */
 import { Deque, TimerHeap } from "./collections.js";
+import type { ExecutorFunction } from "./concurrent_futures.js";
 import type { Context } from "./contextvars.js";
 import type { Callback, ExceptionContext, ExceptionHandler, ExecutorLike, Runnable, TaskFactory } from "./events.js";
 import { _getThreadRunningLoop, _setRunningLoop, AbstractEventLoop, Handle, shortRepr, TimerHandle } from "./events.js";
-import { errorRepr, RuntimeError, ValueError } from "./exceptions.js";
+import { errorRepr, NotImplementedError, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable } from "./futures.js";
-import { Future, isFuture } from "./futures.js";
+import { Future, isFuture, wrapFuture } from "./futures.js";
 import { logger } from "./log.js";
 import { _takeNativeWakeup } from "./native_scope.js";
 import type { AwaitableLike, CoroutineLike, TaskOptions } from "./tasks.js";
@@ -129,6 +130,8 @@ export class BaseEventLoop extends AbstractEventLoop {
   private _exceptionHandler: ExceptionHandler | null = null;
   private _taskFactory: TaskFactory | null = null;
   protected _defaultExecutor: ExecutorLike | null = null;
+  /** Set by `shutdownDefaultExecutor()`: the default executor may not be used (nor made) again. */
+  private _executorShutdownCalled = false;
   private _finishRun: ((error?: unknown) => void) | null = null;
   /** The handle running now (debug mode: its creation stack goes into error reports). */
   private _currentHandle: Handle | null = null;
@@ -236,6 +239,7 @@ export class BaseEventLoop extends AbstractEventLoop {
 
   /** Shuts the default executor down, waiting up to `timeout` seconds (forever: `null`). */
   shutdownDefaultExecutor(timeout: number | null = null): Awaitable<void> {
+    this._executorShutdownCalled = true;
     const done = this.createFuture<void>();
     const executor = this._defaultExecutor;
     this._defaultExecutor = null;
@@ -261,6 +265,42 @@ export class BaseEventLoop extends AbstractEventLoop {
       },
     );
     return done;
+  }
+
+  // ---- executors --------------------------------------------------------
+
+  /**
+   * Runs `func(...args)` in `executor`, or in the default executor when
+   * `null` (made on first use by the backend: a `ThreadPoolExecutor` on
+   * Node), and returns a future of this loop for its result.
+   */
+  override runInExecutor<A extends unknown[], T>(
+    executor: ExecutorLike | null,
+    func: ExecutorFunction<A, T>,
+    ...args: A
+  ): Future<Awaited<T>> {
+    this._checkClosed();
+    if (executor === null) {
+      if (this._executorShutdownCalled) throw new RuntimeError("Executor shutdown has been called");
+      executor = this._defaultExecutor ??= this._newDefaultExecutor();
+    }
+    return wrapFuture(executor.submit(func, ...args), { loop: this });
+  }
+
+  /** Sets the executor `runInExecutor(null, ...)` uses. */
+  override setDefaultExecutor(executor: ExecutorLike): void {
+    const candidate = executor as Partial<ExecutorLike> | null;
+    if (candidate === null || typeof candidate.submit !== "function" || typeof candidate.shutdown !== "function") {
+      throw new TypeError(`executor must be an Executor (with submit and shutdown), not ${shortRepr(executor)}`);
+    }
+    this._defaultExecutor = executor;
+  }
+
+  /** Makes the default executor; a loop without a backend has none. */
+  protected _newDefaultExecutor(): ExecutorLike {
+    throw new NotImplementedError(
+      `${this.constructor.name} has no default executor: runInExecutor(null, ...) needs an EventLoop (the Node loop) or setDefaultExecutor()`,
+    );
   }
 
   private _checkClosed(): void {

@@ -9,6 +9,7 @@
  * function resumes outside the loop's callbacks; it finds its loop through
  * the task that owns it (see `native_scope.ts`).
  */
+import type { ConcurrentFuture, ExecutorFunction } from "./concurrent_futures.js";
 import type { Context } from "./contextvars.js";
 import { copyContext } from "./contextvars.js";
 import { NotImplementedError, RuntimeError } from "./exceptions.js";
@@ -191,8 +192,13 @@ export function creationStack(): string {
   return stack.split("\n").slice(2).join("\n");
 }
 
-/** Something that takes `shutdown()`, the shape the loop needs of an executor. */
+/**
+ * What the loop needs of an executor (`runInExecutor`, the default
+ * executor): `submit` and `shutdown`, the shape of `Executor`
+ * (`concurrent_futures.ts`).
+ */
 export interface ExecutorLike {
+  submit<A extends unknown[], T>(fn: ExecutorFunction<A, T>, ...args: A): ConcurrentFuture<Awaited<T>>;
   shutdown(options?: { wait?: boolean; cancelFutures?: boolean }): unknown;
 }
 
@@ -431,14 +437,19 @@ export abstract class AbstractEventLoop {
   // `NotImplementedError`, as Python's `AbstractEventLoop` does; `EventLoop`
   // implements every one of these on Node.
 
-  /** Runs `func(...args)` in `executor` (the default executor when `null`). */
-  runInExecutor<T, A extends unknown[]>(
+  /**
+   * Runs `func(...args)` in `executor` (the default executor, a
+   * `ThreadPoolExecutor` made on first use, when `null`) and returns an
+   * asyncio future of its result.
+   */
+  runInExecutor<A extends unknown[], T>(
     _executor: ExecutorLike | null,
-    _func: (...args: A) => T | PromiseLike<T>,
+    _func: ExecutorFunction<A, T>,
     ..._args: A
   ): Future<Awaited<T>> {
     return notImplemented(this, "runInExecutor");
   }
+  /** Sets the executor `runInExecutor(null, ...)` and `toThread` use (a `ThreadPoolExecutor`). */
   setDefaultExecutor(_executor: ExecutorLike): void {
     notImplemented(this, "setDefaultExecutor");
   }

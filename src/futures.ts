@@ -10,10 +10,12 @@
  * loop's exception handler when the future is garbage-collected, through a
  * `FinalizationRegistry` whose held value holds no reference to the future.
  */
+import { ConcurrentFuture } from "./concurrent_futures.js";
 import { Context, currentContext } from "./contextvars.js";
 import type { AbstractEventLoop, Callback, ExceptionContext } from "./events.js";
 import { callbackName, creationStack, getEventLoop, shortRepr } from "./events.js";
 import { CancelledError, errorRepr, InvalidStateError, RuntimeError } from "./exceptions.js";
+import { logger } from "./log.js";
 import { _markNativeWakeup, currentNativeOwner } from "./native_scope.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
@@ -373,4 +375,64 @@ export function isFuture(value: unknown): value is Future<unknown> {
 /** Sets `result` on `future` unless it was cancelled meanwhile. */
 export function _setResultUnlessCancelled<T>(future: Future<T>, result: T): void {
   if (future._state === FutureState.PENDING) future.setResult(result);
+}
+
+/**
+ * An asyncio future of this loop for `future` (Python's `asyncio.wrap_future`):
+ * a `Future` is returned as it is; a `ConcurrentFuture` (an executor's job,
+ * `runCoroutineThreadsafe`) is followed, and cancelling the new future
+ * cancels it; any other `PromiseLike` is followed. Completion from outside
+ * the loop goes through `callSoonThreadsafe`, so it wakes an idle loop.
+ */
+export function wrapFuture<T>(future: PromiseLike<T>, options?: { loop?: AbstractEventLoop }): Future<T> {
+  if (isFuture(future)) return future as Future<T>;
+  if (future === null || typeof (future as { then?: unknown }).then !== "function") {
+    throw new TypeError(`wrapFuture() needs a ConcurrentFuture or a PromiseLike, not ${shortRepr(future)}`);
+  }
+  const loop = options?.loop ?? getEventLoop();
+  const destination = loop.createFuture<T>();
+  if (future instanceof ConcurrentFuture) _chainConcurrentFuture(future as ConcurrentFuture<T>, destination);
+  else followThenable(future, destination);
+  return destination;
+}
+
+/** Copies `source`'s outcome into `destination` through its loop, unless `destination` is done (cancelled) by then. */
+function copyOutcome<T>(destination: Future<T>, apply: () => void): void {
+  const loop = destination._loop;
+  if (destination.done() || loop.isClosed()) return;
+  loop.callSoonThreadsafe(() => {
+    if (!destination.done()) apply();
+  });
+}
+
+function followThenable<T>(source: PromiseLike<T>, destination: Future<T>): void {
+  source.then(
+    (value) => copyOutcome(destination, () => destination.setResult(value)),
+    (error: unknown) => copyOutcome(destination, () => destination.setException(error)),
+  );
+}
+
+/**
+ * Links a concurrent future to an asyncio future (CPython's
+ * `futures._chain_future`). Cancelling `destination` cancels a job that has
+ * not started; one that runs cannot be stopped: it is abandoned (its
+ * outcome will be dropped) and a warning says so.
+ */
+export function _chainConcurrentFuture<T>(source: ConcurrentFuture<T>, destination: Future<T>): void {
+  destination.addDoneCallback(() => {
+    if (!destination.cancelled() || source.done()) return;
+    if (!source.cancel() && source.running()) {
+      logger.warn(`${source} was cancelled while running: it goes on in its worker until it returns, and its outcome is dropped`);
+    }
+  });
+  source.addDoneCallback(() => {
+    copyOutcome(destination, () => {
+      if (source.cancelled()) destination.cancel();
+      else {
+        const exception = source.exception();
+        if (exception !== null) destination.setException(exception);
+        else destination.setResult(source.result());
+      }
+    });
+  });
 }

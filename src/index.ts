@@ -25,6 +25,14 @@ export {
   wait,
   waitFor,
 } from "./combinators.js";
+export type {
+  ConcurrentFutureState,
+  ExecutorFunction,
+  ExecutorResult,
+  FunctionRef,
+  ShutdownOptions,
+} from "./concurrent_futures.js";
+export { BrokenExecutor, BrokenProcessPool, BrokenThreadPool, ConcurrentFuture, Executor } from "./concurrent_futures.js";
 export type { ContextVarOptions } from "./contextvars.js";
 export { Context, ContextVar, copyContext, Token } from "./contextvars.js";
 export type { CoroFunction } from "./coroutines.js";
@@ -100,11 +108,15 @@ export {
   ValueError,
 } from "./exceptions.js";
 export type { Awaitable, Coroutine, DoneCallback, FutureOptions } from "./futures.js";
-export { Future, isFuture } from "./futures.js";
+export { Future, isFuture, wrapFuture } from "./futures.js";
 export { Barrier, BoundedSemaphore, Condition, Event, Held, Lock, Semaphore } from "./locks.js";
 export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
+export type { PoolExecutorOptions } from "./node/executors.js";
+export { ProcessPoolExecutor, ThreadPoolExecutor } from "./node/executors.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
+export { Server } from "./node/server.js";
+export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
 export type { Comparator, PriorityQueueOptions } from "./queues.js";
@@ -112,6 +124,8 @@ export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
 export { Runner, run } from "./runners.js";
 export type { BodyResult } from "./scope_body.js";
+export type { StaggeredRaceOptions, StaggeredRaceResult } from "./staggered.js";
+export { staggeredRace } from "./staggered.js";
 export { DEVNULL, PIPE, STDOUT } from "./subprocess_constants.js";
 export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
 export { TaskGroup, taskGroup } from "./taskgroups.js";
@@ -126,6 +140,8 @@ export {
   sleep,
   Task,
 } from "./tasks.js";
+export { toThread } from "./threads.js";
+export { runCoroutineThreadsafe } from "./threadsafe.js";
 export type { TimeoutBody } from "./timeouts.js";
 export { Timeout, TimeoutState, timeout, timeoutAt } from "./timeouts.js";
 export type { WriteBufferLimits } from "./transports.js";

@@ -24,6 +24,7 @@ const API: Record<string, string[]> = {
     "EventLoop",
     "Handle",
     "TimerHandle",
+    "Server",
   ],
   "2, 4. coroutines, futures, tasks": [
     "coroutine",
@@ -67,6 +68,13 @@ const API: Record<string, string[]> = {
   "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
   "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
   "8. queues": ["Queue", "PriorityQueue", "LifoQueue"],
+  "11. threads, processes, executors": [
+    "ThreadPoolExecutor",
+    "ProcessPoolExecutor",
+    "toThread",
+    "wrapFuture",
+    "runCoroutineThreadsafe",
+  ],
   "12. contextvars": ["ContextVar", "Context", "copyContext", "Token"],
   "13. exceptions": [
     "CancelledError",
@@ -110,6 +118,14 @@ const ADDITIONS = [
   "NotADirectoryError",
   "InterruptedError",
   "gaierror", // Python's socket.gaierror: name resolution failed
+  // Python's concurrent.futures, which the executors of section 11 are built on:
+  "ConcurrentFuture", // concurrent.futures.Future: what submit() and runCoroutineThreadsafe() return
+  "Executor", // concurrent.futures.Executor: the base of both pools (submit, map, shutdown)
+  "BrokenExecutor", // a worker died while running the job
+  "BrokenThreadPool",
+  "BrokenProcessPool",
+  "TransportSocket", // what server.sockets and getExtraInfo("socket") hold, as Python's asyncio.trsock.TransportSocket
+  "staggeredRace", // Python's asyncio.staggered.staggered_race (Happy Eyeballs), importable in Python too
 ];
 
 test("every API.md name of the implemented sections is exported", () => {

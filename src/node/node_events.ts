@@ -14,19 +14,34 @@ import type { EventLoopOptions, LoopScheduler } from "../base_events.js";
 import { BaseEventLoop } from "../base_events.js";
 import type {
   AbstractEventLoop,
+  AddrInfo,
   Callback,
+  ConnectAcceptedSocketOptions,
+  CreateConnectionOptions,
   CreateDatagramEndpointOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
   ExecArgs,
+  ExecutorLike,
+  FileLike,
+  GetaddrinfoOptions,
   PipeLike,
+  SendfileOptions,
+  SocketLike,
   SubprocessOptions,
 } from "../events.js";
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
 import type { Awaitable } from "../futures.js";
 import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "../protocols.js";
-import type { DatagramTransport, ReadTransport, SubprocessTransport, WriteTransport } from "../transports.js";
+import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from "../transports.js";
+import * as dns from "./dns.js";
+import { ThreadPoolExecutor } from "./executors.js";
 import * as pipes from "./pipes.js";
+import type { Server } from "./server.js";
 import { SignalHandlers } from "./signals.js";
 import * as subprocess from "./subprocess_transport.js";
+import * as tcp from "./tcp.js";
 import * as udp from "./udp.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
@@ -120,9 +135,71 @@ export class EventLoop extends BaseEventLoop {
 
   // --- executors (executors.ts) ---
 
+  /** The default executor is a `ThreadPoolExecutor` with `os.availableParallelism()` workers. */
+  protected override _newDefaultExecutor(): ExecutorLike {
+    return new ThreadPoolExecutor();
+  }
+
+  /** Sets the default executor; as in Python it must be a `ThreadPoolExecutor`. */
+  override setDefaultExecutor(executor: ExecutorLike): void {
+    if (!(executor instanceof ThreadPoolExecutor)) throw new TypeError("executor must be ThreadPoolExecutor");
+    super.setDefaultExecutor(executor);
+  }
+
   // --- DNS (dns.ts) ---
 
+  override getaddrinfo(host: string | null, port: number | string | null, options?: GetaddrinfoOptions): Awaitable<AddrInfo[]> {
+    return dns.getaddrinfo(this, host, port, options);
+  }
+
+  override getnameinfo(
+    sockaddr: [string, number] | [string, number, number, number],
+    flags?: number,
+  ): Awaitable<[string, string]> {
+    return dns.getnameinfo(this, sockaddr, flags);
+  }
+
   // --- TCP and Unix sockets, servers, sendfile (tcp.ts, server.ts) ---
+
+  override createConnection<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    options?: CreateConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return tcp.createConnection(this, protocolFactory, options);
+  }
+
+  override createServer(protocolFactory: () => BaseProtocol, options?: CreateServerOptions): Awaitable<Server> {
+    return tcp.createServer(this, protocolFactory, options);
+  }
+
+  override createUnixConnection<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    options?: CreateUnixConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return tcp.createUnixConnection(this, protocolFactory, options);
+  }
+
+  override createUnixServer(protocolFactory: () => BaseProtocol, options?: CreateUnixServerOptions): Awaitable<Server> {
+    return tcp.createUnixServer(this, protocolFactory, options);
+  }
+
+  override connectAcceptedSocket<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    sock: SocketLike,
+    options?: ConnectAcceptedSocketOptions,
+  ): Awaitable<[Transport, P]> {
+    return tcp.connectAcceptedSocket(this, protocolFactory, sock, options);
+  }
+
+  override sendfile(
+    transport: WriteTransport,
+    file: FileLike,
+    offset?: number,
+    count?: number | null,
+    options?: SendfileOptions,
+  ): Awaitable<number> {
+    return tcp.sendfile(this, transport, file, offset, count, options);
+  }
 
   // --- TLS (tls.ts) ---
 
