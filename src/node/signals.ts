@@ -9,9 +9,9 @@
  * do not keep the process alive, so neither does a handler.
  *
  * Errors as in CPython: a name or number that is not a signal of this
- * system is a `ValueError`; `SIGKILL` and `SIGSTOP` cannot be caught
- * (`RuntimeError`, as CPython raises when `signal.signal` fails with
- * `EINVAL`); outside the main thread signals cannot be handled
+ * system is a `ValueError`, and so is `SIGKILL` or `SIGSTOP`, which cannot
+ * be caught (API.md's rule; CPython raises `RuntimeError` there, when
+ * `signal.signal` fails with `EINVAL`); outside the main thread signals cannot be handled
  * (`RuntimeError`: Node delivers them to the main thread only).
  */
 import os from "node:os";
@@ -65,14 +65,14 @@ export class SignalHandlers {
     if (this._loop.isClosed()) throw new RuntimeError("Event loop is closed");
     if (!isMainThread)
       throw new RuntimeError("set_wakeup_fd only works in main thread: signals reach only the main thread in Node");
-    if (UNCATCHABLE.has(name)) throw new RuntimeError(`sig ${number} cannot be caught`);
+    if (UNCATCHABLE.has(name)) throw new ValueError(`sig ${number} (${name}) cannot be caught`);
     const handle = new Handle(callback as Callback<unknown[]>, args.length === 0 ? null : args, this._loop);
     const previous = this._handlers.get(name);
     const listener = (): void => this._deliver(name, handle);
     try {
       process.on(name, listener);
     } catch (error) {
-      throw new RuntimeError(`sig ${number} cannot be caught: ${(error as Error).message}`, { cause: error });
+      throw new ValueError(`sig ${number} cannot be caught: ${(error as Error).message}`, { cause: error });
     }
     if (previous !== undefined) process.off(name, previous.listener);
     this._handlers.set(name, { handle, listener });
