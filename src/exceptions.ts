@@ -39,6 +39,9 @@ export class AsyncioBaseError extends Error {
 /** Raised when an operation is not allowed in the current state (Python's `RuntimeError`). */
 export class RuntimeError extends AsyncioBaseError {}
 
+/** The user pressed Ctrl-C (SIGINT) while `run()` or `Runner.run()` ran (Python's `KeyboardInterrupt`). */
+export class KeyboardInterrupt extends AsyncioBaseError {}
+
 /** A method this object's class does not provide (Python's `NotImplementedError`, a `RuntimeError`). */
 export class NotImplementedError extends RuntimeError {}
 

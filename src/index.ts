@@ -92,6 +92,7 @@ export {
   InterruptedError,
   InvalidStateError,
   IsADirectoryError,
+  KeyboardInterrupt,
   LimitOverrunError,
   LookupError,
   NotADirectoryError,

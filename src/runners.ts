@@ -3,15 +3,23 @@
  * main coroutine in it, then cancel the tasks left behind, shut down the
  * default executor and close the loop. Both refuse to run inside a running
  * loop.
+ *
+ * Ctrl-C, as in CPython: while `Runner.run()` runs in the main thread and
+ * nothing else listens for SIGINT, the first SIGINT cancels the main task
+ * (its `finally` blocks run) and `run()` then rejects with
+ * `KeyboardInterrupt`; a second SIGINT gives the signal back its default
+ * action and re-sends it, ending the process as a second Ctrl-C ends
+ * Python. This is the one place the core touches the host process
+ * (`process.on`), as CPython's runners touch `signal`.
  */
 import type { Context } from "./contextvars.js";
 import { copyContext } from "./contextvars.js";
 import type { AbstractEventLoop } from "./events.js";
 import { _getRunningLoop, newEventLoop, setEventLoop } from "./events.js";
-import { CancelledError, RuntimeError } from "./exceptions.js";
+import { CancelledError, KeyboardInterrupt, RuntimeError } from "./exceptions.js";
 import type { Future } from "./futures.js";
 
-import type { CoroutineLike } from "./tasks.js";
+import type { CoroutineLike, Task } from "./tasks.js";
 import { _isCoroutineLike, allTasks } from "./tasks.js";
 
 /** Options of `run()` and `new Runner()`. */
@@ -60,7 +68,17 @@ export class Runner implements AsyncDisposable {
     if (_getRunningLoop() !== null) throw new RuntimeError("Runner.run() cannot be called from a running event loop");
     const loop = this._lazyInit();
     const task = loop.createTask(coro, { context: options.context ?? (this._context as Context) });
-    return loop.runUntilComplete(task);
+    const interrupt = SigintCanceller.install(task);
+    try {
+      return await loop.runUntilComplete(task);
+    } catch (error) {
+      if (error instanceof CancelledError && interrupt !== null && interrupt.count > 0 && task.uncancel() === 0) {
+        throw new KeyboardInterrupt("interrupted by SIGINT: the main task was cancelled", { cause: error });
+      }
+      throw error;
+    } finally {
+      interrupt?.uninstall();
+    }
   }
 
   /** The runner's loop (created on first use). */
@@ -104,6 +122,60 @@ export class Runner implements AsyncDisposable {
     this._context = copyContext();
     this._state = RunnerState.INITIALIZED;
     return loop;
+  }
+}
+
+/** The slice of Node's `process` that SIGINT handling needs (absent on hosts without one). */
+interface HostProcess {
+  on(event: "SIGINT", listener: () => void): unknown;
+  off(event: "SIGINT", listener: () => void): unknown;
+  listenerCount(event: "SIGINT"): number;
+  kill(pid: number, signal: "SIGINT"): unknown;
+  pid: number;
+}
+
+function hostProcess(): HostProcess | null {
+  const host = (globalThis as { process?: Partial<HostProcess> }).process;
+  return typeof host?.on === "function" && typeof host.listenerCount === "function" ? (host as HostProcess) : null;
+}
+
+/** Whether this thread receives signals: told by the backend (`worker_threads.isMainThread`). */
+let inMainThread = false;
+export function _setIsMainThread(value: boolean): void {
+  inMainThread = value;
+}
+
+/** The SIGINT listener of one `Runner.run()`: the first signal cancels `task`, the next one is Node's default. */
+class SigintCanceller {
+  count = 0;
+  private readonly _listener = (): void => this._onSigint();
+
+  private constructor(
+    private readonly _host: HostProcess,
+    private readonly _task: Task<unknown>,
+  ) {}
+
+  /** Listens for SIGINT if this is the main thread and nobody else listens; else `null`. */
+  static install(task: Task<unknown>): SigintCanceller | null {
+    const host = hostProcess();
+    if (host === null || !inMainThread || host.listenerCount("SIGINT") > 0) return null;
+    const canceller = new SigintCanceller(host, task);
+    host.on("SIGINT", canceller._listener);
+    return canceller;
+  }
+
+  uninstall(): void {
+    this._host.off("SIGINT", this._listener);
+  }
+
+  private _onSigint(): void {
+    this.count += 1;
+    if (this.count === 1 && !this._task.done()) {
+      this._task.cancel();
+      return;
+    }
+    this.uninstall();
+    this._host.kill(this._host.pid, "SIGINT");
   }
 }
 

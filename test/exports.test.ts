@@ -108,6 +108,7 @@ const ADDITIONS = [
   "TimeoutState", // Timeout's named states, as CPython's timeouts._State
   "AsCompletedIterator", // what asCompleted() returns: Iterable and AsyncIterable at once
   "AbstractServer", // the interface of Server, as AbstractEventLoop is the loop's (Python's events.AbstractServer)
+  "KeyboardInterrupt", // what run() raises after Ctrl-C cancelled the main task, as in Python
   "NotImplementedError", // what the I/O methods of a loop without an I/O backend raise, as in Python
   // The OSError subclasses Python raises, mapped from error codes in one place (exceptions.osErrorFrom):
   "FileNotFoundError",

@@ -34,6 +34,7 @@ import type {
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
 import type { Awaitable } from "../futures.js";
 import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "../protocols.js";
+import { _setIsMainThread } from "../runners.js";
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from "../transports.js";
 import * as dns from "./dns.js";
 import { ThreadPoolExecutor } from "./executors.js";
@@ -275,3 +276,4 @@ export class DefaultEventLoopPolicy extends BaseDefaultEventLoopPolicy {
 }
 
 _setDefaultPolicyFactory(() => new DefaultEventLoopPolicy());
+_setIsMainThread(isMainThread);
