@@ -21,7 +21,7 @@ import type { Awaitable, Coroutine, Future } from "../futures.js";
 import type { Address } from "../protocols.js";
 import { AF_INET, AF_INET6, SO_ERROR, SOCK_STREAM, SOL_SOCKET } from "../socket_constants.js";
 import type { NativeAddon } from "./addon.js";
-import { addon, errnoError, raiseErrno } from "./addon.js";
+import { addon, errnoError, raiseErrno, sys } from "./addon.js";
 import { FdWatch } from "./fd_watch.js";
 import { addressText, Socket, shrink } from "./socket.js";
 
@@ -397,10 +397,10 @@ function sendfileError(native: NativeAddon, result: number, total: number): unkn
   return error;
 }
 
-/** Reads `length` bytes at `position` into `buf` on Node's thread pool; a Future of the byte count. */
-function readAt(loop: BaseEventLoop, fd: number, buf: Buffer, length: number, position: number): Future<number> {
+/** Reads up to `length` bytes from the file's position into `buf` on Node's thread pool; a Future of the byte count. */
+function readSome(loop: BaseEventLoop, fd: number, buf: Buffer, length: number): Future<number> {
   const fut = loop.createFuture<number>();
-  read(fd, buf, 0, length, position, (error, n) => {
+  read(fd, buf, 0, length, null, (error, n) => {
     if (loop.isClosed()) return;
     loop.callSoonThreadsafe(() => {
       if (fut.done()) return;
@@ -411,20 +411,17 @@ function readAt(loop: BaseEventLoop, fd: number, buf: Buffer, length: number, po
   return fut;
 }
 
-function* sendfileFallback(
-  loop: BaseEventLoop,
-  s: Socket,
-  fileFd: number,
-  offset: number,
-  count: number | null,
-): Coroutine<number> {
+/** CPython's `_sock_sendfile_fallback`: seek to `offset` (when not 0), then read and `sockSendall` chunk by chunk. */
+function* sendfileFallback(loop: BaseEventLoop, s: Socket, fileFd: number, offset: number, count: number | null): Coroutine<number> {
+  const native = addon();
+  if (offset !== 0) sys(() => native.lseek(fileFd, offset));
   const buf = Buffer.allocUnsafe(count === null ? FALLBACK_READ_SIZE : Math.min(count, FALLBACK_READ_SIZE));
   let total = 0;
   try {
     for (;;) {
       const want = count === null ? buf.length : Math.min(count - total, buf.length);
       if (want <= 0) break;
-      const n = yield* readAt(loop, fileFd, buf, want, offset + total);
+      const n = yield* readSome(loop, fileFd, buf, want);
       if (n === 0) break;
       yield* sockSendall(loop, s, buf.subarray(0, n));
       total += n;
@@ -433,9 +430,9 @@ function* sendfileFallback(
   } finally {
     if (total > 0) {
       try {
-        addon().lseek(fileFd, offset + total);
+        native.lseek(fileFd, offset + total);
       } catch {
-        // Not seekable (a pipe): there is no position to leave.
+        // Not seekable (a pipe or a socket): there is no position to leave.
       }
     }
   }
