@@ -412,7 +412,13 @@ function readSome(loop: BaseEventLoop, fd: number, buf: Buffer, length: number):
 }
 
 /** CPython's `_sock_sendfile_fallback`: seek to `offset` (when not 0), then read and `sockSendall` chunk by chunk. */
-function* sendfileFallback(loop: BaseEventLoop, s: Socket, fileFd: number, offset: number, count: number | null): Coroutine<number> {
+function* sendfileFallback(
+  loop: BaseEventLoop,
+  s: Socket,
+  fileFd: number,
+  offset: number,
+  count: number | null,
+): Coroutine<number> {
   const native = addon();
   if (offset !== 0) sys(() => native.lseek(fileFd, offset));
   const buf = Buffer.allocUnsafe(count === null ? FALLBACK_READ_SIZE : Math.min(count, FALLBACK_READ_SIZE));
