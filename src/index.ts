@@ -105,7 +105,9 @@ export { Barrier, BoundedSemaphore, Condition, Event, Held, Lock, Semaphore } fr
 export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
+export { Server } from "./node/server.js";
 export * as socket from "./node/socket.js";
+export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
 export type { Comparator, PriorityQueueOptions } from "./queues.js";
@@ -113,6 +115,8 @@ export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
 export { Runner, run } from "./runners.js";
 export type { BodyResult } from "./scope_body.js";
+export type { StaggeredRaceOptions, StaggeredRaceResult } from "./staggered.js";
+export { staggeredRace } from "./staggered.js";
 export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
 export { TaskGroup, taskGroup } from "./taskgroups.js";
 export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";
