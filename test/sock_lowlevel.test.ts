@@ -100,6 +100,33 @@ for (const style of STYLES) {
         closeAll(rsock, wsock);
       }));
 
+    test("the seeds' example: register an open socket to wait for data using a protocol", () =>
+      runReal(style, function* () {
+        const [rsock, wsock] = socket.socketpair();
+        const received: string[] = [];
+        const lost = loop().createFuture<void>();
+        class MyProtocol extends asyncio.Protocol {
+          transport: asyncio.BaseTransport | null = null;
+          override connectionMade(transport: asyncio.BaseTransport): void {
+            this.transport = transport;
+          }
+          override dataReceived(data: Buffer): void {
+            received.push(data.toString());
+            this.transport?.close();
+          }
+          override connectionLost(): void {
+            lost.setResult();
+          }
+        }
+        yield loop().connectAcceptedSocket(() => new MyProtocol(), rsock);
+        assert.equal(rsock.fileno(), -1, "the transport owns the descriptor now");
+        loop().callSoon(() => wsock.send(Buffer.from("abc")));
+        yield lost;
+        assert.deepEqual(received, ["abc"]);
+        rsock.close();
+        wsock.close();
+      }));
+
     test("addWriter fires while writable; removeWriter stops it; a reader and a writer share a descriptor", () =>
       runReal(style, function* () {
         const [a, b] = pair();
