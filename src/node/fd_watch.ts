@@ -46,6 +46,14 @@ const watchedFds = new Map<number, FdEntry>();
 class FdEntry implements Runnable {
   reader: Handle | null = null;
   writer: Handle | null = null;
+  /**
+   * Kept, idle, once its reader and writer are gone: the descriptor belongs
+   * to a `socket.Socket` that the loop's sock* methods wait on again and
+   * again, and `Socket.close()`/`detach()` releases the watcher
+   * (`releaseDescriptor`). Making a uv_poll_t per wait cost more than the
+   * receive itself.
+   */
+  keep = false;
   /** Whether the entry waits in the loop's ready queue (a report arrived since it last ran). */
   private _queued = false;
   /** The libuv events reported since the entry last ran (`-1`: an error, which wakes both sides). */
@@ -155,12 +163,13 @@ export class FdWatch {
   }
 
   /** Watches `fd` for reading; returns the handle (CPython's `_add_reader`). */
-  addReader(fd: number, callback: Callback<unknown[]>, args: unknown[]): Handle {
-    return this._add(fd, callback, args, "reader");
+  addReader(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false): Handle {
+    return this._add(fd, callback, args, "reader", keep);
   }
 
-  addWriter(fd: number, callback: Callback<unknown[]>, args: unknown[]): Handle {
-    return this._add(fd, callback, args, "writer");
+  /** Watches `fd` for writing; `keep`: the descriptor is a `socket.Socket`'s (see `FdEntry.keep`). */
+  addWriter(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false): Handle {
+    return this._add(fd, callback, args, "writer", keep);
   }
 
   /** Stops watching `fd` for reading; true if it was watched. */
@@ -188,17 +197,18 @@ export class FdWatch {
     this._entries.clear();
   }
 
-  private _add(fd: number, callback: Callback<unknown[]>, args: unknown[], side: "reader" | "writer"): Handle {
+  private _add(fd: number, callback: Callback<unknown[]>, args: unknown[], side: "reader" | "writer", keep: boolean): Handle {
     if (this._loop.isClosed()) throw new RuntimeError("Event loop is closed");
     const handle = new Handle(callback, args.length === 0 ? null : args, this._loop);
     const entry = this._entry(fd);
+    if (keep) entry.keep = true;
     const previous = entry[side];
     entry[side] = handle;
     try {
       entry.update();
     } catch (error) {
       entry[side] = previous;
-      if (entry.reader === null && entry.writer === null) this._drop(entry);
+      if (entry.reader === null && entry.writer === null && !entry.keep) this._drop(entry);
       throw error;
     }
     previous?.cancel();
@@ -211,7 +221,7 @@ export class FdWatch {
     if (entry === undefined) return false;
     const handle = entry[side];
     entry[side] = null;
-    if (entry.reader === null && entry.writer === null) this._drop(entry);
+    if (entry.reader === null && entry.writer === null && !entry.keep) this._drop(entry);
     else entry.update();
     if (handle === null) return false;
     handle.cancel();
@@ -233,9 +243,27 @@ export class FdWatch {
     return entry;
   }
 
+  /** Drops the entry of a descriptor that is being closed, whatever it waits for. */
+  _release(entry: FdEntry): void {
+    entry.reader?.cancel();
+    entry.writer?.cancel();
+    this._drop(entry);
+  }
+
   private _drop(entry: FdEntry): void {
     entry.close();
     this._entries.delete(entry.fd);
     watchedFds.delete(entry.fd);
   }
+}
+
+/**
+ * The descriptor `fd` is about to be closed or given away (`Socket.close()`,
+ * `Socket.detach()`): release its watcher, in whichever loop holds it, so
+ * that no watcher outlives its descriptor (a new descriptor may reuse the
+ * number).
+ */
+export function releaseDescriptor(fd: number): void {
+  const entry = watchedFds.get(fd);
+  if (entry !== undefined) FdWatch.of(entry.loop)._release(entry);
 }
