@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -193,6 +194,23 @@ for (const style of STYLES) {
         closeSync(rfd);
         closeSync(wfd);
         rmSync(dir, { recursive: true });
+      }));
+
+    test("a descriptor Node already watches (a net.Socket's) is refused with a clear RuntimeError", () =>
+      runReal(style, function* () {
+        const [a, b] = socket.socketpair();
+        const fd = a.detach();
+        const stream = new net.Socket({ fd, readable: true, writable: true });
+        stream.resume();
+        yield asyncio.sleep(0.01);
+        assert.throws(
+          () => loop().addReader(fd, () => {}),
+          (error: unknown) =>
+            error instanceof asyncio.RuntimeError && /already watched by Node itself/.test((error as Error).message),
+        );
+        stream.destroy();
+        b.close();
+        yield asyncio.sleep(0.01);
       }));
 
     test("watching a descriptor leaves its blocking mode alone", () =>

@@ -19,7 +19,7 @@
 import type { BaseEventLoop } from "../base_events.js";
 import type { Callback, Runnable } from "../events.js";
 import { Handle } from "../events.js";
-import { RuntimeError, ValueError } from "../exceptions.js";
+import { FileExistsError, RuntimeError, ValueError } from "../exceptions.js";
 import type { Watcher } from "./addon.js";
 import { addon, sys } from "./addon.js";
 
@@ -68,7 +68,15 @@ class FdEntry implements Runnable {
     readonly fd: number,
     readonly loop: BaseEventLoop,
   ) {
-    this._watcher = sys(() => addon().pollNew(fd, (status, events) => this._onPoll(status, events)));
+    try {
+      this._watcher = sys(() => addon().pollNew(fd, (status, events) => this._onPoll(status, events)));
+    } catch (error) {
+      if (!(error instanceof FileExistsError)) throw error;
+      // libuv allows one watcher per descriptor: a Node stream (net.Socket, a pipe, a tty) already has this one.
+      throw new RuntimeError(`File descriptor ${fd} is already watched by Node itself (a net.Socket or stream on it)`, {
+        cause: error,
+      });
+    }
   }
 
   /** The libuv mask this entry polls for now. */
