@@ -63,6 +63,13 @@ class FdEntry implements Runnable {
   private readonly _watcher: Watcher;
   /** The watcher was released; a queued run does nothing. */
   private _closed = false;
+  /**
+   * The mask libuv polls for now. For a kept entry it may be wider than
+   * the reader and writer need: narrowing is lazy, done when a report comes
+   * for a side nobody waits on. A socket that waits again before its next
+   * report (a request/response loop) then costs no epoll_ctl at all.
+   */
+  private _polling = 0;
 
   constructor(
     readonly fd: number,
@@ -89,7 +96,15 @@ class FdEntry implements Runnable {
 
   /** Starts, changes or stops polling after the reader or writer changed. */
   update(): void {
-    if (!this._paused) sys(() => addon().pollStart(this._watcher, this._mask()));
+    if (this._paused) return;
+    const wanted = this._mask();
+    if (wanted === this._polling || (this.keep && (wanted & ~this._polling) === 0)) return;
+    this._poll(wanted);
+  }
+
+  private _poll(mask: number): void {
+    sys(() => addon().pollStart(this._watcher, mask));
+    this._polling = mask;
   }
 
   close(): void {
@@ -103,6 +118,7 @@ class FdEntry implements Runnable {
     const loop = this.loop;
     if (!loop.isRunning()) {
       addon().pollStart(this._watcher, 0);
+      this._polling = 0;
       this._paused = true;
     }
     if (this._queued || loop.isClosed()) return;
@@ -127,6 +143,11 @@ class FdEntry implements Runnable {
     const writable = (events & native.UV_WRITABLE) !== 0;
     if (readable) runOrDrop(this.reader, this, "reader");
     if (writable) runOrDrop(this.writer, this, "writer");
+    // A report for a side nobody waits on any more: stop polling for it now.
+    if (!this._closed && ((readable && this.reader === null) || (writable && this.writer === null))) {
+      const wanted = this._mask();
+      if (wanted !== this._polling) this._poll(wanted);
+    }
   }
 
   toString(): string {
