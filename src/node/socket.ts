@@ -76,6 +76,18 @@ function checkBufsize(bufsize: number, method: string): void {
  * type, proto, fileno)` adopts an open descriptor (family, type and proto
  * are then read from it when omitted). Closed by `close()`, by `using`, or
  * when collected.
+ *
+ * @example
+ * ```ts
+ * const { socket } = asyncio;
+ * const [rsock, wsock] = socket.socketpair();
+ * rsock.setblocking(false);
+ * const loop = asyncio.getRunningLoop();
+ * loop.callSoon(() => wsock.send(Buffer.from("abc")));
+ * const data = await loop.sockRecv(rsock, 100); // <Buffer 61 62 63>
+ * rsock.close();
+ * wsock.close();
+ * ```
  */
 export class Socket {
   private _fd: number;
