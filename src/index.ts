@@ -117,6 +117,7 @@ export type { PoolExecutorOptions } from "./node/executors.js";
 export { ProcessPoolExecutor, ThreadPoolExecutor } from "./node/executors.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
 export { Server } from "./node/server.js";
+export * as socket from "./node/socket.js";
 export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
