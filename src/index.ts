@@ -112,6 +112,24 @@ export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
 export { Runner, run } from "./runners.js";
 export type { BodyResult } from "./scope_body.js";
+export type {
+  ClientConnectedCallback,
+  OpenConnectionOptions,
+  OpenUnixConnectionOptions,
+  Separator,
+  StartServerOptions,
+  StartUnixServerOptions,
+  StreamReaderOptions,
+} from "./streams.js";
+export {
+  openConnection,
+  openUnixConnection,
+  StreamReader,
+  StreamReaderProtocol,
+  StreamWriter,
+  startServer,
+  startUnixServer,
+} from "./streams.js";
 export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
 export { TaskGroup, taskGroup } from "./taskgroups.js";
 export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";
