@@ -130,6 +130,8 @@ export {
   startServer,
   startUnixServer,
 } from "./streams.js";
+export type { CreateExecArgs, CreateSubprocessOptions } from "./subprocess.js";
+export { createSubprocessExec, createSubprocessShell, DEVNULL, PIPE, Process, STDOUT } from "./subprocess.js";
 export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
 export { TaskGroup, taskGroup } from "./taskgroups.js";
 export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";

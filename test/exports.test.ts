@@ -72,6 +72,7 @@ const API: Record<string, string[]> = {
     "StreamWriter",
     "StreamReaderProtocol",
   ],
+  "9. subprocesses": ["createSubprocessExec", "createSubprocessShell", "PIPE", "STDOUT", "DEVNULL", "Process"],
   "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
   "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
   "8. queues": ["Queue", "PriorityQueue", "LifoQueue"],

@@ -26,10 +26,7 @@ const SEED = process.env.FC_SEED === undefined ? 20261201 : Number(process.env.F
 const RUN_SCALE = process.env.FC_RUNS === undefined ? 1 : Number(process.env.FC_RUNS);
 const runs = (n: number): number => Math.max(1, Math.round(n * RUN_SCALE));
 
-type Op =
-  | { kind: "read"; n: number }
-  | { kind: "readexactly"; n: number }
-  | { kind: "readuntil"; seps: string[] };
+type Op = { kind: "read"; n: number } | { kind: "readexactly"; n: number } | { kind: "readuntil"; seps: string[] };
 
 const SEPARATORS = ["\n", "\r\n", "|", "ab", "||"];
 
