@@ -24,6 +24,8 @@ export async function main(ticks = 5, interval = 1): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { ticks: { type: "string", default: "5" }, interval: { type: "string", default: "1" } } });
+  const { values } = parseArgs({
+    options: { ticks: { type: "string", default: "5" }, interval: { type: "string", default: "1" } },
+  });
   await main(Number(values.ticks), Number(values.interval));
 }

@@ -30,7 +30,11 @@ export function* displayDateGenerator(ticks = 5, interval = 1): asyncio.Coroutin
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { ticks: { type: "string", default: "5" }, interval: { type: "string", default: "1" }, generator: { type: "boolean" } },
+    options: {
+      ticks: { type: "string", default: "5" },
+      interval: { type: "string", default: "1" },
+      generator: { type: "boolean" },
+    },
   });
   const [ticks, interval] = [Number(values.ticks), Number(values.interval)];
   await asyncio.run(values.generator ? displayDateGenerator(ticks, interval) : () => displayDate(ticks, interval));

@@ -23,7 +23,7 @@ export async function main(items = 9, scale = 0.1): Promise<number> {
   const queue = new asyncio.Queue<number>();
   let total = 0;
   for (let i = 0; i < items; i++) {
-    const sleepFor = (((i * 7) % 10) + 1) * scale / 10; // deterministic "random" durations
+    const sleepFor = ((((i * 7) % 10) + 1) * scale) / 10; // deterministic "random" durations
     total += sleepFor;
     queue.putNowait(sleepFor);
   }
