@@ -21,6 +21,7 @@ import { logger } from "./log.js";
 import { DEFAULT_LIMIT, FlowControlProtocol, StreamReader, StreamWriter } from "./streams.js";
 import { DEVNULL, PIPE, STDOUT } from "./subprocess_constants.js";
 import type { BaseTransport, ReadTransport, SubprocessTransport, WriteTransport } from "./transports.js";
+import { returnNow } from "./waiters.js";
 
 export { DEVNULL, PIPE, STDOUT };
 
@@ -257,9 +258,7 @@ export class Process {
 }
 
 function noop(): Coro<null> {
-  return new Coro(function* noop(): Coroutine<null> {
-    return null;
-  }, "noop");
+  return new Coro(() => returnNow(null), "noop");
 }
 
 function splitOptions(options: CreateSubprocessOptions): [number, SubprocessOptions] {
