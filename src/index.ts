@@ -133,7 +133,8 @@ export {
   startUnixServer,
 } from "./streams.js";
 export type { CreateExecArgs, CreateSubprocessOptions } from "./subprocess.js";
-export { createSubprocessExec, createSubprocessShell, DEVNULL, PIPE, Process, STDOUT } from "./subprocess.js";
+export { createSubprocessExec, createSubprocessShell, Process } from "./subprocess.js";
+export { DEVNULL, PIPE, STDOUT } from "./subprocess_constants.js";
 export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
 export { TaskGroup, taskGroup } from "./taskgroups.js";
 export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";

@@ -19,11 +19,10 @@ import { BrokenPipeError, ConnectionResetError, ValueError } from "./exceptions.
 import type { Coroutine, Future } from "./futures.js";
 import { logger } from "./log.js";
 import { DEFAULT_LIMIT, FlowControlProtocol, StreamReader, StreamWriter } from "./streams.js";
-import { DEVNULL, PIPE, STDOUT } from "./subprocess_constants.js";
 import type { BaseTransport, ReadTransport, SubprocessTransport, WriteTransport } from "./transports.js";
 import { returnNow } from "./waiters.js";
 
-export { DEVNULL, PIPE, STDOUT };
+export { DEVNULL, PIPE, STDOUT } from "./subprocess_constants.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 

@@ -15,23 +15,32 @@ import { BaseEventLoop } from "../base_events.js";
 import type {
   AbstractEventLoop,
   AddrInfo,
+  Callback,
   ConnectAcceptedSocketOptions,
   CreateConnectionOptions,
+  CreateDatagramEndpointOptions,
   CreateServerOptions,
   CreateUnixConnectionOptions,
   CreateUnixServerOptions,
+  ExecArgs,
   FileLike,
   GetaddrinfoOptions,
+  PipeLike,
   SendfileOptions,
   SocketLike,
+  SubprocessOptions,
 } from "../events.js";
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
 import type { Awaitable } from "../futures.js";
-import type { BaseProtocol } from "../protocols.js";
-import type { Transport, WriteTransport } from "../transports.js";
+import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "../protocols.js";
+import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from "../transports.js";
 import * as dns from "./dns.js";
+import * as pipes from "./pipes.js";
 import type { Server } from "./server.js";
+import { SignalHandlers } from "./signals.js";
+import * as subprocess from "./subprocess_transport.js";
 import * as tcp from "./tcp.js";
+import * as udp from "./udp.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -183,11 +192,60 @@ export class EventLoop extends BaseEventLoop {
 
   // --- UDP (udp.ts) ---
 
+  override createDatagramEndpoint<P extends DatagramProtocol>(
+    protocolFactory: () => P,
+    options?: CreateDatagramEndpointOptions,
+  ): Awaitable<[DatagramTransport, P]> {
+    return udp.createDatagramEndpoint(this, protocolFactory, options);
+  }
+
   // --- pipes (pipes.ts) ---
+
+  override connectReadPipe<P extends Protocol>(protocolFactory: () => P, pipe: PipeLike): Awaitable<[ReadTransport, P]> {
+    return pipes.connectReadPipe(this, protocolFactory, pipe);
+  }
+
+  override connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, pipe: PipeLike): Awaitable<[WriteTransport, P]> {
+    return pipes.connectWritePipe(this, protocolFactory, pipe);
+  }
 
   // --- subprocesses (subprocess_transport.ts) ---
 
+  override subprocessExec<P extends SubprocessProtocol>(
+    protocolFactory: () => P,
+    program: string,
+    ...args: ExecArgs
+  ): Awaitable<[SubprocessTransport, P]> {
+    return subprocess.subprocessExec(this, protocolFactory, program, ...args);
+  }
+
+  override subprocessShell<P extends SubprocessProtocol>(
+    protocolFactory: () => P,
+    cmd: string,
+    options?: SubprocessOptions,
+  ): Awaitable<[SubprocessTransport, P]> {
+    return subprocess.subprocessShell(this, protocolFactory, cmd, options);
+  }
+
   // --- signals (signals.ts) ---
+
+  private _signalHandlers: SignalHandlers | null = null;
+
+  override addSignalHandler<A extends unknown[]>(sig: number | string, callback: Callback<A>, ...args: A): void {
+    this._signalHandlers ??= new SignalHandlers(this);
+    this._signalHandlers.add(sig, callback, args);
+  }
+
+  override removeSignalHandler(sig: number | string): boolean {
+    this._signalHandlers ??= new SignalHandlers(this);
+    return this._signalHandlers.remove(sig);
+  }
+
+  /** Closes the loop, then removes its signal handlers (as CPython's unix loop does). */
+  override close(): void {
+    super.close();
+    this._signalHandlers?.removeAll();
+  }
 
   // --- file descriptors and raw sockets (fd_watch.ts, sock_ops.ts) ---
 }
