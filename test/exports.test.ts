@@ -62,6 +62,7 @@ const API: Record<string, string[]> = {
     "Transport",
     "DatagramTransport",
     "SubprocessTransport",
+    "ssl",
   ],
   "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
   "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
