@@ -200,6 +200,15 @@ const ERRNO: Record<string, [number, string]> = {
   EHOSTUNREACH: [113, "No route to host"],
   EALREADY: [114, "Operation already in progress"],
   EINPROGRESS: [115, "Operation now in progress"],
+  // Name resolution (getaddrinfo's EAI_* codes, negative as Python's socket.gaierror reports them):
+  ENOTFOUND: [-2, "Name or service not known"],
+  EAI_NONAME: [-2, "Name or service not known"],
+  EAI_AGAIN: [-3, "Temporary failure in name resolution"],
+  EAI_FAIL: [-4, "Non-recoverable failure in name resolution"],
+  EAI_NODATA: [-5, "No address associated with hostname"],
+  EAI_FAMILY: [-6, "ai_family not supported"],
+  EAI_SOCKTYPE: [-7, "ai_socktype not supported"],
+  EAI_SERVICE: [-8, "Servname not supported for ai_socktype"],
 };
 
 /** The OSError subclass Python raises for each error code (uvloop's `errors.pyx`, in one place). */

@@ -105,7 +105,9 @@ export { Barrier, BoundedSemaphore, Condition, Event, Held, Lock, Semaphore } fr
 export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
+export { Server } from "./node/server.js";
 export * as ssl from "./node/ssl.js";
+export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
 export type { Comparator, PriorityQueueOptions } from "./queues.js";

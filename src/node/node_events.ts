@@ -12,8 +12,26 @@
 import { isMainThread } from "node:worker_threads";
 import type { EventLoopOptions, LoopScheduler } from "../base_events.js";
 import { BaseEventLoop } from "../base_events.js";
-import type { AbstractEventLoop } from "../events.js";
+import type {
+  AbstractEventLoop,
+  AddrInfo,
+  ConnectAcceptedSocketOptions,
+  CreateConnectionOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
+  FileLike,
+  GetaddrinfoOptions,
+  SendfileOptions,
+  SocketLike,
+} from "../events.js";
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
+import type { Awaitable } from "../futures.js";
+import type { BaseProtocol } from "../protocols.js";
+import type { Transport, WriteTransport } from "../transports.js";
+import * as dns from "./dns.js";
+import type { Server } from "./server.js";
+import * as tcp from "./tcp.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -108,7 +126,58 @@ export class EventLoop extends BaseEventLoop {
 
   // --- DNS (dns.ts) ---
 
+  override getaddrinfo(host: string | null, port: number | string | null, options?: GetaddrinfoOptions): Awaitable<AddrInfo[]> {
+    return dns.getaddrinfo(this, host, port, options);
+  }
+
+  override getnameinfo(
+    sockaddr: [string, number] | [string, number, number, number],
+    flags?: number,
+  ): Awaitable<[string, string]> {
+    return dns.getnameinfo(this, sockaddr, flags);
+  }
+
   // --- TCP and Unix sockets, servers, sendfile (tcp.ts, server.ts) ---
+
+  override createConnection<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    options?: CreateConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return tcp.createConnection(this, protocolFactory, options);
+  }
+
+  override createServer(protocolFactory: () => BaseProtocol, options?: CreateServerOptions): Awaitable<Server> {
+    return tcp.createServer(this, protocolFactory, options);
+  }
+
+  override createUnixConnection<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    options?: CreateUnixConnectionOptions,
+  ): Awaitable<[Transport, P]> {
+    return tcp.createUnixConnection(this, protocolFactory, options);
+  }
+
+  override createUnixServer(protocolFactory: () => BaseProtocol, options?: CreateUnixServerOptions): Awaitable<Server> {
+    return tcp.createUnixServer(this, protocolFactory, options);
+  }
+
+  override connectAcceptedSocket<P extends BaseProtocol>(
+    protocolFactory: () => P,
+    sock: SocketLike,
+    options?: ConnectAcceptedSocketOptions,
+  ): Awaitable<[Transport, P]> {
+    return tcp.connectAcceptedSocket(this, protocolFactory, sock, options);
+  }
+
+  override sendfile(
+    transport: WriteTransport,
+    file: FileLike,
+    offset?: number,
+    count?: number | null,
+    options?: SendfileOptions,
+  ): Awaitable<number> {
+    return tcp.sendfile(this, transport, file, offset, count, options);
+  }
 
   // --- TLS (tls.ts) ---
 

@@ -1,0 +1,815 @@
+/**
+ * Stream connections and servers of the Node loop (the part of CPython's
+ * `base_events.py` and `unix_events.py` that makes them):
+ * `createConnection` (resolution, every address tried in order, Happy
+ * Eyeballs through `staggeredRace`, `localAddr`), `createServer` (one
+ * host, several, or every interface), `createUnixConnection`,
+ * `createUnixServer`, `connectAcceptedSocket`, and `sendfile` (which copies
+ * through the transport: Node has no zero-copy path for sockets). Sockets
+ * are Node `net.Socket`s / `net.Server`s; the transport is
+ * `SocketTransport` (net_transport.ts), the server `Server` (server.ts).
+ *
+ * TLS (`ssl`) is the TLS part's: these functions accept the option shapes
+ * and call the hooks it registers with `_setTlsHooks` (a connected socket
+ * in, a TLS transport out).
+ */
+import fs from "node:fs";
+import net from "node:net";
+import { Coro } from "../coroutines.js";
+import type {
+  AbstractEventLoop,
+  AddrInfo,
+  ConnectAcceptedSocketOptions,
+  CreateConnectionOptions,
+  CreateServerOptions,
+  CreateUnixConnectionOptions,
+  CreateUnixServerOptions,
+  FileLike,
+  SendfileOptions,
+  SocketLike,
+} from "../events.js";
+import {
+  ConnectionError,
+  ExceptionGroup,
+  OSError,
+  osErrorFrom,
+  RuntimeError,
+  SendfileNotAvailableError,
+  ValueError,
+} from "../exceptions.js";
+import type { Coroutine, Future } from "../futures.js";
+import type { BaseProtocol } from "../protocols.js";
+import { Protocol } from "../protocols.js";
+import { AF_INET6, AF_UNSPEC, AI_PASSIVE, SOCK_STREAM } from "../socket_constants.js";
+import { interleaveAddrinfos, staggeredRace } from "../staggered.js";
+import type { Transport, WriteTransport } from "../transports.js";
+import { getaddrinfo, type SockAddr } from "./dns.js";
+import { SocketTransport, type TransportOwner } from "./net_transport.js";
+import { nodeFuture } from "./node_futures.js";
+import { type AcceptedTransportFactory, Server } from "./server.js";
+
+/** The longest Unix socket path Linux takes (`sun_path` is 108 bytes with its terminating NUL). */
+export const UNIX_PATH_MAX = 107;
+
+/** The default backlog of listening sockets, as asyncio's. */
+const DEFAULT_BACKLOG = 100;
+
+/** What the TLS part provides; until it is registered, `ssl` raises a clear error. */
+export interface TlsHooks {
+  /** Wraps a connected plain socket into a TLS client transport (handshake included), resolving once connectionMade ran. */
+  connect(
+    loop: AbstractEventLoop,
+    sock: net.Socket,
+    protocol: BaseProtocol,
+    options: CreateConnectionOptions & { serverHostname: string | null },
+  ): Coroutine<Transport>;
+  /** Wraps an accepted plain socket into a TLS server transport (handshake included), resolving once connectionMade ran. */
+  accept(
+    loop: AbstractEventLoop,
+    sock: net.Socket,
+    protocol: BaseProtocol,
+    options: ConnectAcceptedSocketOptions,
+    server: TransportOwner | null,
+  ): Coroutine<Transport>;
+  /** The transport factory of a TLS server's accepted connections. */
+  acceptor(options: CreateServerOptions | CreateUnixServerOptions): AcceptedTransportFactory;
+}
+
+let tlsHooks: TlsHooks | null = null;
+
+/** Called by the TLS module to plug TLS into connections and servers. */
+export function _setTlsHooks(hooks: TlsHooks): void {
+  tlsHooks = hooks;
+}
+
+function requireTls(): TlsHooks {
+  if (tlsHooks === null) throw new RuntimeError("ssl needs the TLS backend (src/node/tls.ts), which is not loaded");
+  return tlsHooks;
+}
+
+/** Python's repr of an address: `('127.0.0.1', 8080)`. */
+export function formatAddress(address: SockAddr | string): string {
+  if (typeof address === "string") return `'${address}'`;
+  return `(${address.map((part) => (typeof part === "string" ? `'${part}'` : String(part))).join(", ")})`;
+}
+
+/** An OSError of the class `error` maps to, with a message of asyncio's wording. */
+function rewordedError(error: unknown, message: (strerror: string) => string): unknown {
+  const mapped = osErrorFrom(error);
+  if (!(mapped instanceof OSError)) return mapped;
+  const Cls = mapped.constructor as new (errno: number | undefined, strerror: string, options?: object) => OSError;
+  const reason = (mapped.strerror.replace(/^\w+ /, "") || String(mapped.code)).toLowerCase();
+  return new Cls(mapped.errno, message(reason), { code: mapped.code, syscall: mapped.syscall, cause: error });
+}
+
+function ignoreError(): void {}
+
+// ---- connecting -------------------------------------------------------------
+
+/** One connection attempt: a connected socket, or the attempt's error (asyncio's wording). */
+function connectOnce(loop: AbstractEventLoop, family: number, address: SockAddr, laddr: SockAddr | null): Future<net.Socket> {
+  let future: Future<net.Socket> | null = null;
+  future = nodeFuture<net.Socket>(loop, (settle) => {
+    const sock = new net.Socket({ allowHalfOpen: true });
+    sock.unref();
+    const onError = (error: Error & { syscall?: string }): void => {
+      sock.destroy();
+      settle.reject(
+        error.syscall === "bind" && laddr !== null
+          ? rewordedError(error, (reason) => `error while attempting to bind on address ${formatAddress(laddr)}: ${reason}`)
+          : rewordedError(error, () => `Connect call failed ${formatAddress(address)}`),
+      );
+    };
+    sock.once("error", onError);
+    sock.once("connect", () => {
+      sock.removeListener("error", onError);
+      // Until a transport owns it, an error must not crash the process; the transport reads `errored`.
+      sock.on("error", ignoreError);
+      if (future?.done()) sock.destroy();
+      else settle.resolve(sock);
+    });
+    const options: net.TcpSocketConnectOpts = { host: address[0], port: address[1], family: family === AF_INET6 ? 6 : 4 };
+    if (laddr !== null) {
+      options.localAddress = laddr[0];
+      options.localPort = laddr[1];
+    }
+    sock.connect(options);
+    return () => sock.destroy();
+  });
+  return future;
+}
+
+/** base_events' `_connect_sock`: binds to a matching local address if asked, then connects; errors go to `errors`. */
+function* connectSock(
+  loop: AbstractEventLoop,
+  errors: unknown[][],
+  info: AddrInfo,
+  laddrInfos: AddrInfo[] | null,
+): Coroutine<net.Socket> {
+  const mine: unknown[] = [];
+  errors.push(mine);
+  const [family, , , , address] = info;
+  try {
+    if (laddrInfos === null) return yield* connectOnce(loop, family, address, null);
+    const local = laddrInfos.filter((l) => l[0] === family);
+    if (local.length === 0) throw new OSError(undefined, `no matching local address with family=${family} found`);
+    for (const [, , , , laddr] of local) {
+      try {
+        return yield* connectOnce(loop, family, address, laddr);
+      } catch (error) {
+        // A failed bind tries the next local address; a failed connect ends the attempt.
+        if (!(error instanceof OSError) || error.syscall !== "bind" || laddr === local[local.length - 1]?.[4]) throw error;
+        mine.push(error);
+      }
+    }
+    throw mine.pop();
+  } catch (error) {
+    if (error instanceof OSError) mine.push(error);
+    throw error;
+  }
+}
+
+/** The error create_connection raises when every attempt failed. */
+function connectionFailure(errors: unknown[], allErrors: boolean): unknown {
+  if (allErrors) return new ExceptionGroup("createConnection failed", errors);
+  if (errors.length === 1) return errors[0];
+  const model = String((errors[0] as Error).message);
+  if (errors.every((e) => String((e as Error).message) === model)) return errors[0];
+  return new OSError(undefined, `Multiple exceptions: ${errors.map((e) => (e as Error).message).join(", ")}`);
+}
+
+function* resolve(
+  loop: AbstractEventLoop,
+  host: string | null,
+  port: number | string | null,
+  options: CreateConnectionOptions,
+): Coroutine<AddrInfo[]> {
+  const infos = yield* getaddrinfo(loop, host, port, {
+    family: options.family ?? AF_UNSPEC,
+    type: SOCK_STREAM,
+    proto: options.proto ?? 0,
+    flags: options.flags ?? 0,
+  });
+  if (infos.length === 0) throw new OSError(undefined, "getaddrinfo() returned empty list");
+  return infos;
+}
+
+function* openConnection(loop: AbstractEventLoop, options: CreateConnectionOptions): Coroutine<net.Socket> {
+  const host = options.host ?? null;
+  const port = options.port ?? null;
+  let infos = yield* resolve(loop, host, port, options);
+  const laddr = options.localAddr ?? null;
+  const laddrInfos = laddr === null ? null : yield* resolve(loop, laddr[0], laddr[1], options);
+  const delay = options.happyEyeballsDelay ?? null;
+  let interleave = options.interleave ?? null;
+  if (delay !== null && interleave === null) interleave = 1;
+  if (interleave) infos = interleaveAddrinfos(infos, interleave);
+  const errors: unknown[][] = [];
+  let sock: net.Socket | null = null;
+  if (delay === null) {
+    for (const info of infos) {
+      try {
+        sock = yield* connectSock(loop, errors, info, laddrInfos);
+        break;
+      } catch (error) {
+        if (!(error instanceof OSError)) throw error;
+      }
+    }
+  } else {
+    const attempts = infos.map((info) => () => new Coro(() => connectSock(loop, errors, info, laddrInfos), "connectSock"));
+    [sock] = yield* staggeredRace(attempts, delay, { loop, discard: (s) => s.destroy() });
+  }
+  if (sock === null) throw connectionFailure(errors.flat(), options.allErrors === true);
+  return sock;
+}
+
+/** A Node socket for the `sock` option: a `net.Socket` as it is, anything with `fileno()` opened by descriptor. */
+function adoptSocket(sock: SocketLike, what: string): net.Socket {
+  if (sock instanceof net.Socket) {
+    if (sock.destroyed) throw new ValueError(`${what}: the socket is closed: ${String(sock)}`);
+    return sock;
+  }
+  const fileno = (sock as { fileno?: () => number }).fileno;
+  if (typeof fileno !== "function") {
+    throw new TypeError(`${what}: sock must be a net.Socket or have fileno(), not ${sock?.constructor?.name ?? typeof sock}`);
+  }
+  return new net.Socket({ fd: fileno.call(sock), allowHalfOpen: true, readable: true, writable: true });
+}
+
+function* connected(loop: AbstractEventLoop, sock: net.Socket): Coroutine<void> {
+  if (!sock.connecting) return;
+  yield* nodeFuture<void>(loop, (settle) => {
+    sock.once("connect", () => settle.resolve(undefined));
+    sock.once("error", (error) => settle.reject(error));
+    return undefined;
+  });
+}
+
+/** base_events' `_create_connection_transport`: the protocol, the transport, and the wait for connectionMade. */
+function* connectionTransport<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  sock: net.Socket,
+  protocolFactory: () => P,
+  kind: "TCP" | "Unix",
+  unix: { path: string; peer: string } | null,
+  server: TransportOwner | null = null,
+): Coroutine<[Transport, P]> {
+  let protocol: P;
+  try {
+    protocol = protocolFactory();
+  } catch (error) {
+    sock.destroy();
+    throw error;
+  }
+  const waiter = loop.createFuture<void>();
+  const transport = new SocketTransport(loop, sock, protocol, { kind, waiter, unix, server });
+  try {
+    yield* waiter;
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  return [transport, protocol];
+}
+
+function* tlsTransport<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  sock: net.Socket,
+  protocolFactory: () => P,
+  options: CreateConnectionOptions,
+  defaultHostname: string | null,
+): Coroutine<[Transport, P]> {
+  const hooks = requireTls();
+  const protocol = protocolFactory();
+  const serverHostname = options.serverHostname ?? defaultHostname;
+  const transport = yield* hooks.connect(loop, sock, protocol, { ...options, serverHostname });
+  return [transport, protocol];
+}
+
+function checkSslOptions(options: {
+  ssl?: unknown;
+  serverHostname?: unknown;
+  sslHandshakeTimeout?: unknown;
+  sslShutdownTimeout?: unknown;
+}): void {
+  const ssl = options.ssl ?? null;
+  if (ssl !== null && ssl !== false) return;
+  if ((options.serverHostname ?? null) !== null) throw new ValueError("serverHostname is only meaningful with ssl");
+  if ((options.sslHandshakeTimeout ?? null) !== null) throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
+  if ((options.sslShutdownTimeout ?? null) !== null) throw new ValueError("sslShutdownTimeout is only meaningful with ssl");
+}
+
+function* createConnectionCoroutine<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  options: CreateConnectionOptions,
+): Coroutine<[Transport, P]> {
+  checkSslOptions(options);
+  const host = options.host ?? null;
+  const port = options.port ?? null;
+  const ssl = options.ssl ?? null;
+  if (ssl !== null && ssl !== false && (options.serverHostname ?? null) === null && host === null) {
+    throw new ValueError("You must set serverHostname when using ssl without a host");
+  }
+  let sock: net.Socket;
+  if (host !== null || port !== null) {
+    if ((options.sock ?? null) !== null) throw new ValueError("host/port and sock can not be specified at the same time");
+    sock = yield* openConnection(loop, options);
+  } else {
+    if ((options.sock ?? null) === null) throw new ValueError("host and port was not specified and no sock specified");
+    sock = adoptSocket(options.sock as SocketLike, "createConnection()");
+    yield* connected(loop, sock);
+  }
+  if (ssl !== null && ssl !== false) return yield* tlsTransport(loop, sock, protocolFactory, options, host);
+  return yield* connectionTransport(loop, sock, protocolFactory, "TCP", null);
+}
+
+/**
+ * Python's `loop.create_connection`: resolves `host`/`port`, connects to
+ * each address in turn (or in a staggered race with `happyEyeballsDelay`)
+ * and resolves to `[transport, protocol]` once `connectionMade` ran.
+ */
+export function createConnection<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  options: CreateConnectionOptions = {},
+): Coro<[Transport, P]> {
+  return new Coro(() => createConnectionCoroutine(loop, protocolFactory, options), "createConnection");
+}
+
+/** Python's `loop.connect_accepted_socket`: a transport for a socket accepted elsewhere. */
+export function connectAcceptedSocket<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  sock: SocketLike,
+  options: ConnectAcceptedSocketOptions = {},
+): Coro<[Transport, P]> {
+  return new Coro(function* connectAcceptedSocketCoroutine(): Coroutine<[Transport, P]> {
+    checkSslOptions(options);
+    const nodeSock = adoptSocket(sock, "connectAcceptedSocket()");
+    if ((options.ssl ?? null) !== null) {
+      const protocol = protocolFactory();
+      const transport = yield* requireTls().accept(loop, nodeSock, protocol, options, null);
+      return [transport, protocol];
+    }
+    return yield* connectionTransport(loop, nodeSock, protocolFactory, "TCP", null);
+  }, "connectAcceptedSocket");
+}
+
+// ---- Unix sockets -----------------------------------------------------------
+
+function checkUnixPath(path: unknown, what: string): string {
+  if (typeof path !== "string")
+    throw new TypeError(`${what}: path must be a string, not ${path === null ? "null" : typeof path}`);
+  const length = Buffer.byteLength(path);
+  if (length > UNIX_PATH_MAX) {
+    throw new OSError(22, `AF_UNIX path too long (${length} bytes, at most ${UNIX_PATH_MAX})`, {
+      code: "EINVAL",
+      filename: path,
+    });
+  }
+  return path;
+}
+
+function* createUnixConnectionCoroutine<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  options: CreateUnixConnectionOptions,
+): Coroutine<[Transport, P]> {
+  checkSslOptions(options);
+  const ssl = options.ssl ?? null;
+  if (ssl !== null && ssl !== false && (options.serverHostname ?? null) === null) {
+    throw new ValueError("you have to pass serverHostname when using ssl");
+  }
+  const rawPath = options.path ?? null;
+  let sock: net.Socket;
+  let path = "";
+  if (rawPath !== null) {
+    if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
+    path = checkUnixPath(rawPath, "createUnixConnection()");
+    sock = yield* nodeFuture<net.Socket>(
+      loop,
+      (settle) => {
+        const s = net.connect({ path, allowHalfOpen: true });
+        s.unref();
+        s.once("error", (error) => {
+          s.destroy();
+          settle.reject(rewordedError(error, () => `Connect call failed ${path}`));
+        });
+        s.once("connect", () => {
+          s.removeAllListeners("error");
+          s.on("error", ignoreError);
+          settle.resolve(s);
+        });
+        return () => s.destroy();
+      },
+      path,
+    );
+  } else {
+    if ((options.sock ?? null) === null) throw new ValueError("no path and sock were specified");
+    sock = adoptSocket(options.sock as SocketLike, "createUnixConnection()");
+    yield* connected(loop, sock);
+  }
+  if (ssl !== null && ssl !== false) return yield* tlsTransport(loop, sock, protocolFactory, options, null);
+  return yield* connectionTransport(loop, sock, protocolFactory, "Unix", { path: "", peer: path });
+}
+
+/** Python's `loop.create_unix_connection`: connects to the Unix socket at `path`. */
+export function createUnixConnection<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  options: CreateUnixConnectionOptions = {},
+): Coro<[Transport, P]> {
+  return new Coro(() => createUnixConnectionCoroutine(loop, protocolFactory, options), "createUnixConnection");
+}
+
+// ---- servers ----------------------------------------------------------------
+
+/** The Node versions whose `net.Server.listen` takes `reusePort` (22.12+, 23.1+). */
+export function nodeHasReusePort(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+function checkReuseOptions(options: CreateServerOptions): void {
+  if (options.reuseAddress === false) {
+    throw new ValueError("reuseAddress: false is not possible on Node: libuv always sets SO_REUSEADDR on listening TCP sockets");
+  }
+  if (options.reusePort === true && !nodeHasReusePort()) {
+    throw new ValueError(
+      `reusePort needs Node >= 22.12 (net.Server listen option reusePort); this is Node ${process.versions.node}, which would ignore it`,
+    );
+  }
+}
+
+function acceptorFor(
+  options: CreateServerOptions | CreateUnixServerOptions,
+  kind: "TCP" | "Unix",
+  unixPath: string,
+): AcceptedTransportFactory {
+  if ((options.ssl ?? null) !== null) return requireTls().acceptor(options);
+  return (loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, server: TransportOwner): void => {
+    new SocketTransport(loop, sock, protocol, { kind, server, unix: kind === "Unix" ? { path: unixPath, peer: "" } : null });
+  };
+}
+
+function newListener(): net.Server {
+  return net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+}
+
+/** Listens on one resolved address; asyncio's wording on failure. */
+function listenOn(loop: AbstractEventLoop, info: AddrInfo, options: CreateServerOptions): Future<net.Server> {
+  const [family, , , , address] = info;
+  return nodeFuture<net.Server>(loop, (settle) => {
+    const listener = newListener();
+    listener.once("error", (error) => {
+      listener.close();
+      settle.reject(
+        rewordedError(error, (reason) => `error while attempting to bind on address ${formatAddress(address)}: ${reason}`),
+      );
+    });
+    const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
+      host: address[0],
+      port: address[1],
+      backlog: options.backlog ?? DEFAULT_BACKLOG,
+    };
+    if (family === AF_INET6) listenOptions.ipv6Only = options.ipv6Only ?? true;
+    if (options.reusePort === true) listenOptions.reusePort = true;
+    listener.listen(listenOptions, () => {
+      listener.removeAllListeners("error");
+      settle.resolve(listener);
+    });
+    return () => listener.close();
+  });
+}
+
+/** A `sock` given to a server: a listening `net.Server`, or a socket to listen on by descriptor. */
+function* adoptListener(loop: AbstractEventLoop, sock: SocketLike, backlog: number): Coroutine<net.Server> {
+  if (sock instanceof net.Server) {
+    if (!sock.listening) throw new ValueError("sock must be a listening net.Server");
+    return sock;
+  }
+  const fileno = (sock as { fileno?: () => number }).fileno;
+  if (typeof fileno !== "function") {
+    throw new TypeError(`sock must be a listening net.Server or have fileno(), not ${sock?.constructor?.name ?? typeof sock}`);
+  }
+  const fd = fileno.call(sock);
+  return yield* nodeFuture<net.Server>(loop, (settle) => {
+    const listener = newListener();
+    listener.once("error", (error) => settle.reject(error));
+    listener.listen({ fd, backlog }, () => settle.resolve(listener));
+    return () => listener.close();
+  });
+}
+
+function hostsOf(host: string | string[] | null | undefined): (string | null)[] {
+  if (host === null || host === undefined || host === "") return [null];
+  if (typeof host === "string") return [host];
+  if (Array.isArray(host)) return host.map((h) => (h === "" ? null : h));
+  throw new TypeError(`host must be a string, an array of strings or null, not ${typeof host}`);
+}
+
+function* listenAll(loop: AbstractEventLoop, options: CreateServerOptions): Coroutine<net.Server[]> {
+  const port = options.port ?? null;
+  const seen = new Set<string>();
+  const infos: AddrInfo[] = [];
+  for (const host of hostsOf(options.host)) {
+    const found = yield* getaddrinfo(loop, host, port, {
+      family: options.family ?? AF_UNSPEC,
+      type: SOCK_STREAM,
+      flags: options.flags ?? AI_PASSIVE,
+    });
+    for (const info of found) {
+      const key = JSON.stringify([info[0], info[4]]);
+      if (!seen.has(key)) infos.push(info);
+      seen.add(key);
+    }
+  }
+  const listeners: net.Server[] = [];
+  try {
+    for (const info of infos) {
+      try {
+        listeners.push(yield* listenOn(loop, info, options));
+      } catch (error) {
+        // An address family the host lacks is skipped, as asyncio does (bpo-30945).
+        if (error instanceof OSError && (error.code === "EADDRNOTAVAIL" || error.code === "EAFNOSUPPORT")) continue;
+        throw error;
+      }
+    }
+  } catch (error) {
+    for (const listener of listeners) listener.close();
+    throw error;
+  }
+  return listeners;
+}
+
+function* createServerCoroutine(
+  loop: AbstractEventLoop,
+  protocolFactory: () => BaseProtocol,
+  options: CreateServerOptions,
+): Coroutine<Server> {
+  if (typeof protocolFactory !== "function") throw new TypeError("protocolFactory must be a function");
+  if ((options.ssl ?? null) === null && (options.sslHandshakeTimeout ?? null) !== null) {
+    throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
+  }
+  if ((options.ssl ?? null) === null && (options.sslShutdownTimeout ?? null) !== null) {
+    throw new ValueError("sslShutdownTimeout is only meaningful with ssl");
+  }
+  checkReuseOptions(options);
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
+  let listeners: net.Server[];
+  if ((options.host ?? null) !== null || (options.port ?? null) !== null) {
+    if ((options.sock ?? null) !== null) throw new ValueError("host/port and sock can not be specified at the same time");
+    listeners = yield* listenAll(loop, options);
+  } else {
+    if ((options.sock ?? null) === null) throw new ValueError("Neither host/port nor sock were specified");
+    listeners = [yield* adoptListener(loop, options.sock as SocketLike, backlog)];
+  }
+  const server = new Server(loop, listeners, protocolFactory, { backlog, makeTransport: acceptorFor(options, "TCP", "") });
+  if (options.startServing ?? true) yield* server.startServing();
+  return server;
+}
+
+/** Python's `loop.create_server`: listens on every address of `host` (all interfaces for `null`/`""`). */
+export function createServer(
+  loop: AbstractEventLoop,
+  protocolFactory: () => BaseProtocol,
+  options: CreateServerOptions = {},
+): Coro<Server> {
+  return new Coro(() => createServerCoroutine(loop, protocolFactory, options), "createServer");
+}
+
+/** Removes a stale socket file at `path` (only a socket: anything else is left for listen to refuse). */
+function removeStaleSocket(path: string): void {
+  if (path.startsWith("\0")) return;
+  try {
+    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT") throw osErrorFrom(error, path);
+  }
+}
+
+function* createUnixServerCoroutine(
+  loop: AbstractEventLoop,
+  protocolFactory: () => BaseProtocol,
+  options: CreateUnixServerOptions,
+): Coroutine<Server> {
+  if ((options.ssl ?? null) === null && (options.sslHandshakeTimeout ?? null) !== null) {
+    throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
+  }
+  if (options.cleanupSocket === false) {
+    throw new ValueError("cleanupSocket: false is not possible on Node: libuv removes the socket file when a Unix server closes");
+  }
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
+  const rawPath = options.path ?? null;
+  let listener: net.Server;
+  let path = "";
+  if (rawPath !== null) {
+    if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
+    path = checkUnixPath(rawPath, "createUnixServer()");
+    removeStaleSocket(path);
+    listener = yield* nodeFuture<net.Server>(
+      loop,
+      (settle) => {
+        const l = newListener();
+        l.once("error", (error) => {
+          l.close();
+          settle.reject(error);
+        });
+        l.listen({ path, backlog }, () => {
+          l.removeAllListeners("error");
+          settle.resolve(l);
+        });
+        return () => l.close();
+      },
+      path,
+    );
+  } else {
+    if ((options.sock ?? null) === null) throw new ValueError("path was not specified, and no sock specified");
+    listener = yield* adoptListener(loop, options.sock as SocketLike, backlog);
+    const address = listener.address();
+    path = typeof address === "string" ? address : "";
+  }
+  const server = new Server(loop, [listener], protocolFactory, {
+    backlog,
+    makeTransport: acceptorFor(options, "Unix", path),
+    unixPaths: [path],
+  });
+  if (options.startServing ?? true) yield* server.startServing();
+  return server;
+}
+
+/** Python's `loop.create_unix_server`: listens on the Unix socket `path` (removed again when the server closes). */
+export function createUnixServer(
+  loop: AbstractEventLoop,
+  protocolFactory: () => BaseProtocol,
+  options: CreateUnixServerOptions = {},
+): Coro<Server> {
+  return new Coro(() => createUnixServerCoroutine(loop, protocolFactory, options), "createUnixServer");
+}
+
+// ---- sendfile ---------------------------------------------------------------
+
+/** The chunk size of the copying sendfile, as asyncio's fallback. */
+const SENDFILE_CHUNK = 16 * 1024;
+
+/**
+ * Stands in for the transport's protocol while sendfile copies (asyncio's
+ * `_SendfileFallbackProtocol`): reading is paused, `drain()` waits while
+ * the transport's buffer is over its high-water mark.
+ */
+class SendfileFallbackProtocol extends Protocol {
+  private readonly _transport: SocketTransport;
+  private readonly _proto: BaseProtocol;
+  private readonly _shouldResumeReading: boolean;
+  private readonly _shouldResumeWriting: boolean;
+  private _writeReady: Future<void> | null = null;
+
+  constructor(loop: AbstractEventLoop, transport: SocketTransport) {
+    super();
+    this._transport = transport;
+    this._proto = transport.getProtocol();
+    this._shouldResumeReading = transport.isReading();
+    this._shouldResumeWriting = transport._isProtocolPaused();
+    transport.pauseReading();
+    transport.setProtocol(this);
+    if (this._shouldResumeWriting) this._writeReady = loop.createFuture<void>();
+    this._loop = loop;
+  }
+
+  private readonly _loop: AbstractEventLoop;
+
+  *drain(): Coroutine<void> {
+    if (this._transport.isClosing()) throw new ConnectionError(undefined, "Connection closed by peer");
+    if (this._writeReady !== null) yield* this._writeReady;
+  }
+
+  override connectionMade(): void {
+    throw new RuntimeError("Invalid state: connection should have been established already.");
+  }
+
+  override connectionLost(exc: Error | null): void {
+    const ready = this._writeReady;
+    if (ready !== null && !ready.done())
+      ready.setException(exc ?? new ConnectionError(undefined, "Connection is closed by peer"));
+    this._proto.connectionLost(exc);
+  }
+
+  override pauseWriting(): void {
+    if (this._writeReady === null) this._writeReady = this._loop.createFuture<void>();
+  }
+
+  override resumeWriting(): void {
+    const ready = this._writeReady;
+    this._writeReady = null;
+    if (ready !== null && !ready.done()) ready.setResult(undefined);
+  }
+
+  override dataReceived(): void {
+    throw new RuntimeError("Invalid state: reading should be paused");
+  }
+
+  override eofReceived(): void {
+    throw new RuntimeError("Invalid state: reading should be paused");
+  }
+
+  restore(): void {
+    this._transport.setProtocol(this._proto);
+    if (this._shouldResumeReading) this._transport.resumeReading();
+    const ready = this._writeReady;
+    if (ready !== null && !ready.done()) ready.cancel();
+    if (this._shouldResumeWriting) this._proto.resumeWriting();
+  }
+}
+
+function fdOf(file: FileLike): number {
+  const fd = typeof file === "number" ? file : (file as { fd?: unknown })?.fd;
+  if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0) {
+    throw new TypeError(`file must be a file descriptor or have an fd (a fs.promises.FileHandle), not ${typeof file}`);
+  }
+  return fd;
+}
+
+function checkSendfileParams(offset: unknown, count: unknown): void {
+  if (typeof offset !== "number" || !Number.isInteger(offset))
+    throw new TypeError(`offset must be an integer (got ${String(offset)})`);
+  if (offset < 0) throw new ValueError(`offset must be a non-negative integer (got ${offset})`);
+  if (count === null || count === undefined) return;
+  if (typeof count !== "number" || !Number.isInteger(count))
+    throw new TypeError(`count must be an integer (got ${String(count)})`);
+  if (count <= 0) throw new ValueError(`count must be a positive integer (got ${count})`);
+}
+
+function readChunk(loop: AbstractEventLoop, fd: number, buffer: Buffer, length: number, position: number): Future<number> {
+  return nodeFuture<number>(loop, (settle) => {
+    fs.read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? settle.reject(error) : settle.resolve(bytesRead)));
+    return undefined;
+  });
+}
+
+function* sendfileFallback(
+  loop: AbstractEventLoop,
+  transport: SocketTransport,
+  fd: number,
+  offset: number,
+  count: number | null,
+): Coroutine<number> {
+  const proto = new SendfileFallbackProtocol(loop, transport);
+  let total = 0;
+  try {
+    for (;;) {
+      const blocksize = count === null ? SENDFILE_CHUNK : Math.min(count - total, SENDFILE_CHUNK);
+      if (blocksize <= 0) return total;
+      // A fresh buffer per chunk: the transport keeps a reference to what it was given until it is sent.
+      const buffer = Buffer.allocUnsafe(blocksize);
+      const read = yield* readChunk(loop, fd, buffer, blocksize, offset + total);
+      if (read === 0) return total;
+      yield* proto.drain();
+      transport.write(read === blocksize ? buffer : buffer.subarray(0, read));
+      total += read;
+    }
+  } finally {
+    proto.restore();
+  }
+}
+
+function* sendfileCoroutine(
+  loop: AbstractEventLoop,
+  transport: WriteTransport,
+  file: FileLike,
+  offset: number,
+  count: number | null,
+  options: SendfileOptions,
+): Coroutine<number> {
+  if (!(transport instanceof SocketTransport))
+    throw new RuntimeError(`sendfile is not supported for transport ${String(transport)}`);
+  if (transport.isClosing()) throw new RuntimeError("Transport is closing");
+  checkSendfileParams(offset, count);
+  const fd = fdOf(file);
+  if (options.fallback === false) {
+    throw new SendfileNotAvailableError(
+      `fallback is disabled and native sendfile is not supported for transport ${transport}: Node has no zero-copy sendfile for sockets`,
+    );
+  }
+  return yield* sendfileFallback(loop, transport, fd, offset, count);
+}
+
+/**
+ * Python's `loop.sendfile`: sends `count` bytes of `file` (all when
+ * `null`) from `offset` through `transport`, and resolves to the number of
+ * bytes sent. Node has no zero-copy path to a socket, so the file is read
+ * in 16 KiB chunks (positional reads in libuv's thread pool) and written
+ * through the transport, waiting whenever its buffer is over the
+ * high-water mark; with `fallback: false` it raises
+ * `SendfileNotAvailableError`. The file's own position is not used or moved.
+ */
+export function sendfile(
+  loop: AbstractEventLoop,
+  transport: WriteTransport,
+  file: FileLike,
+  offset = 0,
+  count: number | null = null,
+  options: SendfileOptions = {},
+): Coro<number> {
+  return new Coro(() => sendfileCoroutine(loop, transport, file, offset, count, options), "sendfile");
+}
