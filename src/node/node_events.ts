@@ -24,6 +24,7 @@ import type {
   GetaddrinfoOptions,
   SendfileOptions,
   SocketLike,
+  StartTlsOptions,
 } from "../events.js";
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
 import type { Awaitable } from "../futures.js";
@@ -31,7 +32,9 @@ import type { BaseProtocol } from "../protocols.js";
 import type { Transport, WriteTransport } from "../transports.js";
 import * as dns from "./dns.js";
 import type { Server } from "./server.js";
+import type { SSLContext } from "./ssl.js";
 import * as tcp from "./tcp.js";
+import * as tls from "./tls.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -180,6 +183,15 @@ export class EventLoop extends BaseEventLoop {
   }
 
   // --- TLS (tls.ts) ---
+
+  override startTls(
+    transport: Transport,
+    protocol: BaseProtocol,
+    sslcontext: SSLContext,
+    options?: StartTlsOptions,
+  ): Awaitable<Transport> {
+    return tls.startTls(this, transport, protocol, sslcontext, options);
+  }
 
   // --- UDP (udp.ts) ---
 

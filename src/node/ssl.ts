@@ -813,9 +813,12 @@ export class SSLObject {
   /** The host name checked and sent as SNI (client side), or `null`. */
   readonly serverHostname: string | null;
   private readonly _socket: tls.TLSSocket;
+  /** Taken when the handshake completes: Node stops reporting it once a TLS 1.3 session ticket arrives. */
+  private readonly _peerCert: X509Certificate | undefined;
 
   constructor(socket: tls.TLSSocket, context: SSLContext, serverSide: boolean, serverHostname: string | null) {
     this._socket = socket;
+    this._peerCert = socket.getPeerX509Certificate();
     this.context = context;
     this.serverSide = serverSide;
     this.serverHostname = serverHostname;
@@ -827,7 +830,7 @@ export class SSLObject {
    * not verified (`CERT_NONE`) gives an empty dictionary, as in Python.
    */
   getpeercert(binaryForm = false): CertificateDict | Record<string, never> | Buffer | null {
-    const cert = this._socket.getPeerX509Certificate();
+    const cert = this._peerCert;
     if (cert === undefined) return null;
     if (binaryForm) return cert.raw;
     if (this.context.verifyMode === CERT_NONE) return {};

@@ -549,6 +549,8 @@ function* createServerCoroutine(
   options: CreateServerOptions,
 ): Coroutine<Server> {
   if (typeof protocolFactory !== "function") throw new TypeError("protocolFactory must be a function");
+  // TLS hook: the ssl option is checked before anything listens.
+  if ((options.ssl ?? null) !== null) requireTls().acceptor(options);
   if ((options.ssl ?? null) === null && (options.sslHandshakeTimeout ?? null) !== null) {
     throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
   }
@@ -600,6 +602,8 @@ function* createUnixServerCoroutine(
   if (options.cleanupSocket === false) {
     throw new ValueError("cleanupSocket: false is not possible on Node: libuv removes the socket file when a Unix server closes");
   }
+  // TLS hook: the ssl option is checked before anything listens.
+  if ((options.ssl ?? null) !== null) requireTls().acceptor(options);
   const backlog = options.backlog ?? DEFAULT_BACKLOG;
   const rawPath = options.path ?? null;
   let listener: net.Server;
