@@ -115,6 +115,8 @@ export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
 export { Runner, run } from "./runners.js";
 export type { BodyResult } from "./scope_body.js";
+export type { StaggeredRaceOptions, StaggeredRaceResult } from "./staggered.js";
+export { staggeredRace } from "./staggered.js";
 export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
 export { TaskGroup, taskGroup } from "./taskgroups.js";
 export type { AwaitableLike, CoroutineLike, TaskConstructorOptions, TaskOptions } from "./tasks.js";
