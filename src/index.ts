@@ -106,6 +106,7 @@ export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
 export { Server } from "./node/server.js";
+export * as ssl from "./node/ssl.js";
 export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
@@ -114,6 +115,8 @@ export { LifoQueue, PriorityQueue, Queue } from "./queues.js";
 export type { RunnerOptions } from "./runners.js";
 export { Runner, run } from "./runners.js";
 export type { BodyResult } from "./scope_body.js";
+export type { StaggeredRaceOptions, StaggeredRaceResult } from "./staggered.js";
+export { staggeredRace } from "./staggered.js";
 export type {
   ClientConnectedCallback,
   OpenConnectionOptions,

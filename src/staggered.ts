@@ -37,7 +37,18 @@ export interface StaggeredRaceOptions<T> {
   discard?: (result: T) => void;
 }
 
-function* awaitAny<T>(aw: AwaitableLike<T>, loop: AbstractEventLoop): Coroutine<T> {
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as unknown;
+
+/**
+ * Runs one attempt inside the attempt's task, so that cancelling the task
+ * reaches it: a generator or `Coro` runs inline, an async function as a
+ * task of its own (awaited, so cancelled with the attempt). A plain
+ * function returning a Promise started it outside any task: it is waited
+ * for, but cannot be cancelled.
+ */
+function* runAttempt<T>(fn: () => AwaitableLike<T>, loop: AbstractEventLoop): Coroutine<T> {
+  if (fn.constructor === AsyncFunction) return yield* loop.createTask(fn as () => PromiseLike<T>);
+  const aw = fn();
   if (typeof (aw as Awaitable<T>)[Symbol.iterator] === "function") return yield* aw as Awaitable<T>;
   return yield* ensureFuture(aw, { loop });
 }
@@ -89,7 +100,7 @@ class Race<T> {
     this.exceptions.push(null);
     let result: T;
     try {
-      result = yield* awaitAny(next.value(), this.loop);
+      result = yield* runAttempt(next.value, this.loop);
     } catch (error) {
       this.exceptions[index] = error;
       thisFailed.set();

@@ -24,6 +24,7 @@ const API: Record<string, string[]> = {
     "EventLoop",
     "Handle",
     "TimerHandle",
+    "Server",
   ],
   "2, 4. coroutines, futures, tasks": [
     "coroutine",
@@ -62,6 +63,7 @@ const API: Record<string, string[]> = {
     "Transport",
     "DatagramTransport",
     "SubprocessTransport",
+    "ssl",
   ],
   "9. streams": [
     "openConnection",
@@ -120,6 +122,8 @@ const ADDITIONS = [
   "NotADirectoryError",
   "InterruptedError",
   "gaierror", // Python's socket.gaierror: name resolution failed
+  "TransportSocket", // what server.sockets and getExtraInfo("socket") hold, as Python's asyncio.trsock.TransportSocket
+  "staggeredRace", // Python's asyncio.staggered.staggered_race (Happy Eyeballs), importable in Python too
 ];
 
 test("every API.md name of the implemented sections is exported", () => {

@@ -62,6 +62,10 @@ export interface SocketTransportOptions {
   canWriteEof?: boolean;
   /** For Unix sockets: the local and peer paths (Node reports none). */
   unix?: { path: string; peer: string } | null;
+  /** TLS hook: `false` when the protocol already had its `connectionMade` (`startTls`). */
+  callConnectionMade?: boolean;
+  /** TLS hook: how a socket error becomes what `connectionLost` gets (default `osErrorFrom`; TLS maps to `SSLError`). */
+  mapError?: (error: unknown) => unknown;
 }
 
 function defaultExtra(sock: net.Socket, unix: { path: string; peer: string } | null): Record<string, unknown> {
@@ -107,6 +111,9 @@ export class SocketTransport extends FlowControlTransport {
   private _connLost = 0;
   private _error: Error | null = null;
   private _fd: number;
+  /** TLS hooks (see `SocketTransportOptions`). */
+  private readonly _callConnectionMade: boolean;
+  private readonly _mapError: (error: unknown) => unknown;
 
   constructor(loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, options: SocketTransportOptions = {}) {
     super({ ...defaultExtra(sock, options.unix ?? null), ...options.extra });
@@ -118,6 +125,8 @@ export class SocketTransport extends FlowControlTransport {
     this._server = options.server ?? null;
     this._waiter = options.waiter ?? null;
     this._canWriteEof = options.canWriteEof ?? true;
+    this._callConnectionMade = options.callConnectionMade ?? true;
+    this._mapError = options.mapError ?? osErrorFrom;
     this._context = copyContext();
     this._fd = handleFd((sock as unknown as { _handle?: unknown })._handle);
     // Half-close is the protocol's decision (eofReceived), not Node's.
@@ -149,7 +158,7 @@ export class SocketTransport extends FlowControlTransport {
   private readonly _onEnd = (): void => this._enqueue(EOF);
 
   private readonly _onError = (error: Error): void => {
-    this._error ??= osErrorFrom(error) as Error;
+    this._error ??= this._mapError(error) as Error;
   };
 
   private readonly _onClose = (): void => this._enqueue(LOST);
@@ -173,7 +182,7 @@ export class SocketTransport extends FlowControlTransport {
 
   private readonly _connectionMade = (): void => {
     try {
-      this._protocol.connectionMade(this);
+      if (this._callConnectionMade) this._protocol.connectionMade(this);
     } catch (exception) {
       this._loop.callExceptionHandler({
         message: "protocol.connectionMade() failed",
@@ -427,6 +436,38 @@ export class SocketTransport extends FlowControlTransport {
   /** Whether `pauseWriting()` was sent to the protocol and `resumeWriting()` not yet (for sendfile). */
   _isProtocolPaused(): boolean {
     return this._protocolPaused;
+  }
+
+  // ---- TLS hook: handing the socket over to startTls (tls.ts) -------------
+
+  /**
+   * Gives the socket up to `startTls`: no more events are delivered to the
+   * protocol, data received but not yet delivered goes back into the socket
+   * (the TLS layer reads it first), and the transport counts as closed
+   * without `connectionLost`. The server, if any, still counts this
+   * transport until the caller detaches it.
+   */
+  _detachForTls(): { sock: net.Socket; server: TransportOwner | null } {
+    const pending = this._inbox.slice(this._head);
+    if (this._closing || this._lost || this._eof || this._sock.destroyed) {
+      throw new RuntimeError(`${this} is closing or half-closed: startTls() needs a live connection`);
+    }
+    if (pending.some((item) => !Buffer.isBuffer(item))) {
+      throw new RuntimeError(`the peer of ${this} closed the connection: startTls() needs a live connection`);
+    }
+    const sock = this._sock;
+    sock.removeListener("data", this._onData);
+    sock.removeListener("end", this._onEnd);
+    sock.removeListener("error", this._onError);
+    sock.removeListener("close", this._onClose);
+    sock.pause();
+    for (let i = pending.length - 1; i >= 0; i--) sock.unshift(pending[i] as Buffer);
+    this._inbox.length = 0;
+    this._head = 0;
+    this._closing = true;
+    this._lost = true;
+    this._connLost = 1;
+    return { sock, server: this._server };
   }
 
   override toString(): string {

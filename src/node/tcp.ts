@@ -43,7 +43,7 @@ import { Protocol } from "../protocols.js";
 import { AF_INET6, AF_UNSPEC, AI_PASSIVE, SOCK_STREAM } from "../socket_constants.js";
 import { interleaveAddrinfos, staggeredRace } from "../staggered.js";
 import type { Transport, WriteTransport } from "../transports.js";
-import { getaddrinfo, type SockAddr } from "./dns.js";
+import type { SockAddr } from "./dns.js";
 import { SocketTransport, type TransportOwner } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
 import { type AcceptedTransportFactory, Server } from "./server.js";
@@ -139,6 +139,20 @@ function connectOnce(loop: AbstractEventLoop, family: number, address: SockAddr,
   return future;
 }
 
+/**
+ * Waits for a connection attempt. A task cancelled in the very iteration its
+ * attempt succeeded (a Happy Eyeballs loser) gets the cancellation, not the
+ * socket: the socket is closed, as `_connect_sock` closes it.
+ */
+function* awaitSocket(attempt: Future<net.Socket>): Coroutine<net.Socket> {
+  try {
+    return yield* attempt;
+  } catch (error) {
+    if (attempt.done() && !attempt.cancelled() && attempt.exception() === null) attempt.result().destroy();
+    throw error;
+  }
+}
+
 /** base_events' `_connect_sock`: binds to a matching local address if asked, then connects; errors go to `errors`. */
 function* connectSock(
   loop: AbstractEventLoop,
@@ -150,12 +164,12 @@ function* connectSock(
   errors.push(mine);
   const [family, , , , address] = info;
   try {
-    if (laddrInfos === null) return yield* connectOnce(loop, family, address, null);
+    if (laddrInfos === null) return yield* awaitSocket(connectOnce(loop, family, address, null));
     const local = laddrInfos.filter((l) => l[0] === family);
     if (local.length === 0) throw new OSError(undefined, `no matching local address with family=${family} found`);
     for (const [, , , , laddr] of local) {
       try {
-        return yield* connectOnce(loop, family, address, laddr);
+        return yield* awaitSocket(connectOnce(loop, family, address, laddr));
       } catch (error) {
         // A failed bind tries the next local address; a failed connect ends the attempt.
         if (!(error instanceof OSError) || error.syscall !== "bind" || laddr === local[local.length - 1]?.[4]) throw error;
@@ -184,7 +198,8 @@ function* resolve(
   port: number | string | null,
   options: CreateConnectionOptions,
 ): Coroutine<AddrInfo[]> {
-  const infos = yield* getaddrinfo(loop, host, port, {
+  // Through the loop's method, as asyncio does (a loop subclass may resolve differently).
+  const infos = yield* loop.getaddrinfo(host, port, {
     family: options.family ?? AF_UNSPEC,
     type: SOCK_STREAM,
     proto: options.proto ?? 0,
@@ -514,7 +529,7 @@ function* listenAll(loop: AbstractEventLoop, options: CreateServerOptions): Coro
   const seen = new Set<string>();
   const infos: AddrInfo[] = [];
   for (const host of hostsOf(options.host)) {
-    const found = yield* getaddrinfo(loop, host, port, {
+    const found = yield* loop.getaddrinfo(host, port, {
       family: options.family ?? AF_UNSPEC,
       type: SOCK_STREAM,
       flags: options.flags ?? AI_PASSIVE,
@@ -549,6 +564,8 @@ function* createServerCoroutine(
   options: CreateServerOptions,
 ): Coroutine<Server> {
   if (typeof protocolFactory !== "function") throw new TypeError("protocolFactory must be a function");
+  // TLS hook: the ssl option is checked before anything listens.
+  if ((options.ssl ?? null) !== null) requireTls().acceptor(options);
   if ((options.ssl ?? null) === null && (options.sslHandshakeTimeout ?? null) !== null) {
     throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
   }
@@ -600,6 +617,8 @@ function* createUnixServerCoroutine(
   if (options.cleanupSocket === false) {
     throw new ValueError("cleanupSocket: false is not possible on Node: libuv removes the socket file when a Unix server closes");
   }
+  // TLS hook: the ssl option is checked before anything listens.
+  if ((options.ssl ?? null) !== null) requireTls().acceptor(options);
   const backlog = options.backlog ?? DEFAULT_BACKLOG;
   const rawPath = options.path ?? null;
   let listener: net.Server;
