@@ -106,6 +106,7 @@ export type { Logger } from "./log.js";
 export { logger, setLogger } from "./log.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
 export { Server } from "./node/server.js";
+export * as socket from "./node/socket.js";
 export * as ssl from "./node/ssl.js";
 export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";

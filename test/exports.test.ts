@@ -79,6 +79,7 @@ const API: Record<string, string[]> = {
   "6. taskgroups, timeouts": ["taskGroup", "TaskGroup", "timeout", "timeoutAt", "Timeout"],
   "7. locks": ["Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"],
   "8. queues": ["Queue", "PriorityQueue", "LifoQueue"],
+  "10. socket": ["socket"],
   "12. contextvars": ["ContextVar", "Context", "copyContext", "Token"],
   "13. exceptions": [
     "CancelledError",
@@ -148,6 +149,19 @@ test("classes are classes, functions are functions, constants are strings", () =
     assert.equal(typeof (asyncio as Record<string, unknown>)[name], "function", name);
   }
   assert.equal(typeof asyncio.FIRST_COMPLETED, "string");
+});
+
+test("the socket namespace holds Python's socket module names (API.md section 10)", () => {
+  const names = ["socket", "socketpair", "fromFd", "Socket", "AF_INET", "AF_INET6", "AF_UNIX", "SOCK_STREAM", "SOCK_DGRAM"];
+  for (const name of [...names, "SOL_SOCKET", "SO_REUSEADDR", "SHUT_RD", "SHUT_WR", "SHUT_RDWR"]) {
+    assert.ok(name in asyncio.socket, `socket.${name} is exported`);
+  }
+  const methods = ["fileno", "setblocking", "bind", "listen", "accept", "connect", "recv", "recvInto", "recvfrom", "send"];
+  for (const name of [...methods, "sendall", "sendto", "shutdown", "close", "getsockname", "getpeername", "setsockopt"]) {
+    assert.equal(typeof (asyncio.socket.Socket.prototype as unknown as Record<string, unknown>)[name], "function", name);
+  }
+  assert.equal(typeof asyncio.socket.Socket.prototype.getsockopt, "function");
+  assert.equal(typeof asyncio.socket.Socket.prototype.detach, "function");
 });
 
 test("asyncio-ts/testing exports VirtualTimeLoop and runVirtual", () => {

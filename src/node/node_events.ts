@@ -33,12 +33,16 @@ import type {
 } from "../events.js";
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
 import type { Awaitable } from "../futures.js";
-import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "../protocols.js";
+import type { Address, BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "../protocols.js";
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from "../transports.js";
 import * as dns from "./dns.js";
+import type { FileDescriptorLike } from "./fd_watch.js";
+import { FdWatch, fileobjToFd } from "./fd_watch.js";
 import * as pipes from "./pipes.js";
 import type { Server } from "./server.js";
 import { SignalHandlers } from "./signals.js";
+import * as sockOps from "./sock_ops.js";
+import type { Socket } from "./socket.js";
 import type { SSLContext } from "./ssl.js";
 import * as subprocess from "./subprocess_transport.js";
 import * as tcp from "./tcp.js";
@@ -253,13 +257,64 @@ export class EventLoop extends BaseEventLoop {
     return this._signalHandlers.remove(sig);
   }
 
-  /** Closes the loop, then removes its signal handlers (as CPython's unix loop does). */
+  /**
+   * Closes the loop, then removes its signal handlers (as CPython's unix
+   * loop does) and releases its descriptor watchers (the descriptors stay
+   * open, as in CPython).
+   */
   override close(): void {
     super.close();
     this._signalHandlers?.removeAll();
+    FdWatch.closeFor(this);
   }
 
   // --- file descriptors and raw sockets (fd_watch.ts, sock_ops.ts) ---
+
+  override addReader<A extends unknown[]>(fd: FileDescriptorLike, callback: Callback<A>, ...args: A): void {
+    FdWatch.of(this).addReader(fileobjToFd(fd), callback as Callback<unknown[]>, args);
+  }
+  override removeReader(fd: FileDescriptorLike): boolean {
+    return FdWatch.of(this).removeReader(fileobjToFd(fd));
+  }
+  override addWriter<A extends unknown[]>(fd: FileDescriptorLike, callback: Callback<A>, ...args: A): void {
+    FdWatch.of(this).addWriter(fileobjToFd(fd), callback as Callback<unknown[]>, args);
+  }
+  override removeWriter(fd: FileDescriptorLike): boolean {
+    return FdWatch.of(this).removeWriter(fileobjToFd(fd));
+  }
+  override sockRecv(sock: SocketLike, nbytes: number): Awaitable<Buffer> {
+    return sockOps.sockRecv(this, sock, nbytes);
+  }
+  override sockRecvInto(sock: SocketLike, buf: Uint8Array): Awaitable<number> {
+    return sockOps.sockRecvInto(this, sock, buf);
+  }
+  override sockRecvfrom(sock: SocketLike, bufsize: number): Awaitable<[Buffer, Address]> {
+    return sockOps.sockRecvfrom(this, sock, bufsize);
+  }
+  override sockRecvfromInto(sock: SocketLike, buf: Uint8Array, nbytes?: number): Awaitable<[number, Address]> {
+    return sockOps.sockRecvfromInto(this, sock, buf, nbytes);
+  }
+  override sockSendall(sock: SocketLike, data: Uint8Array): Awaitable<void> {
+    return sockOps.sockSendall(this, sock, data);
+  }
+  override sockSendto(sock: SocketLike, data: Uint8Array, address: Address): Awaitable<number> {
+    return sockOps.sockSendto(this, sock, data, address);
+  }
+  override sockConnect(sock: SocketLike, address: Address): Awaitable<void> {
+    return sockOps.sockConnect(this, sock, address);
+  }
+  override sockAccept(sock: SocketLike): Awaitable<[Socket, Address]> {
+    return sockOps.sockAccept(this, sock);
+  }
+  override sockSendfile(
+    sock: SocketLike,
+    file: FileLike,
+    offset?: number,
+    count?: number | null,
+    options?: SendfileOptions,
+  ): Awaitable<number> {
+    return sockOps.sockSendfile(this, sock, file, offset, count, options);
+  }
 }
 
 /** The default policy: an `EventLoop` per thread, created on demand in the main thread only. */

@@ -1,0 +1,843 @@
+/*
+ * asyncio_native: the few system calls asyncio-ts needs that Node does not
+ * expose. BSD socket calls on file descriptors (the `socket` namespace and
+ * the loop's sock_* methods), sendfile(2), and uv_poll_t watchers on Node's
+ * own libuv loop (addReader/addWriter).
+ *
+ * Error convention, chosen for speed on the data path and clarity
+ * elsewhere:
+ *  - the calls a non-blocking loop retries (recv, recvfrom, send, sendto,
+ *    accept, connect, sendfile) return -errno instead of throwing, so that
+ *    "would block" costs no exception object;
+ *  - every other call throws an Error carrying `code` (the errno's name,
+ *    "ECONNREFUSED"), `errno` (positive) and `syscall`.
+ * The TypeScript side (src/node/addon.ts) turns both into the OSError
+ * family through osErrorFrom, in one place.
+ *
+ * Addresses use Python's shapes: [host, port] for AF_INET, [host, port,
+ * flowinfo, scope_id] for AF_INET6, a path string (or a Buffer, for
+ * Linux's abstract namespace) for AF_UNIX.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+#define CHECK(call)                                                                                                    \
+  do {                                                                                                                 \
+    if ((call) != napi_ok) return throw_napi_failure(env, #call);                                                      \
+  } while (0)
+
+#define ARGS(n)                                                                                                        \
+  size_t argc = (n);                                                                                                   \
+  napi_value argv[(n) > 0 ? (n) : 1];                                                                                  \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                                                         \
+  if (argc < (n)) {                                                                                                    \
+    napi_throw_type_error(env, NULL, "asyncio_native: missing arguments");                                            \
+    return NULL;                                                                                                       \
+  }
+
+/* ---- values ------------------------------------------------------------ */
+
+static napi_value throw_napi_failure(napi_env env, const char *what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, NULL, what);
+  return NULL;
+}
+
+static napi_value make_int(napi_env env, int64_t v) {
+  napi_value out;
+  if (napi_create_int64(env, v, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static napi_value make_double(napi_env env, double v) {
+  napi_value out;
+  if (napi_create_double(env, v, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static napi_value make_bool(napi_env env, bool v) {
+  napi_value out;
+  if (napi_get_boolean(env, v, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static napi_value make_string(napi_env env, const char *s) {
+  napi_value out;
+  if (napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static bool get_int(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) == napi_ok) return true;
+  napi_throw_type_error(env, NULL, "asyncio_native: expected an integer");
+  return false;
+}
+
+static bool get_int64(napi_env env, napi_value v, int64_t *out) {
+  if (napi_get_value_int64(env, v, out) == napi_ok) return true;
+  napi_throw_type_error(env, NULL, "asyncio_native: expected an integer");
+  return false;
+}
+
+/* The bytes [offset, offset + length) of a Uint8Array (or any TypedArray/Buffer), bounds-checked. */
+static bool get_bytes(napi_env env, napi_value v, napi_value voff, napi_value vlen, char **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t count = 0, byte_offset = 0;
+  void *base = NULL;
+  napi_value ab;
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, v, &type, &count, &base, &ab, &byte_offset) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "asyncio_native: expected a Uint8Array");
+    return false;
+  }
+  int64_t off = 0, n = (int64_t)count;
+  if (voff != NULL && !get_int64(env, voff, &off)) return false;
+  if (vlen != NULL && !get_int64(env, vlen, &n)) return false;
+  if (off < 0 || n < 0 || (uint64_t)off + (uint64_t)n > count) {
+    napi_throw_range_error(env, NULL, "asyncio_native: offset/length outside the buffer");
+    return false;
+  }
+  *data = (char *)base + off;
+  *len = (size_t)n;
+  return true;
+}
+
+/* Throws an Error with code/errno/syscall for errno `err`. */
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  napi_value code, msg, error;
+  const char *name = uv_err_name(-err);
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg) != napi_ok) return NULL;
+  if (napi_create_error(env, code, msg, &error) != napi_ok) return NULL;
+  napi_set_named_property(env, error, "code", code);
+  napi_set_named_property(env, error, "errno", make_int(env, err));
+  napi_set_named_property(env, error, "syscall", make_string(env, syscall));
+  napi_throw(env, error);
+  return NULL;
+}
+
+/* Throws a getaddrinfo failure the way Node reports one (code "EAI_NONAME", ...). */
+static napi_value throw_gai(napi_env env, int rc, const char *host) {
+  const char *name = "EAI_FAIL";
+  switch (rc) {
+    case EAI_NONAME: name = "EAI_NONAME"; break;
+    case EAI_AGAIN: name = "EAI_AGAIN"; break;
+    case EAI_FAMILY: name = "EAI_FAMILY"; break;
+    case EAI_SERVICE: name = "EAI_SERVICE"; break;
+    case EAI_SOCKTYPE: name = "EAI_SOCKTYPE"; break;
+#ifdef EAI_NODATA
+    case EAI_NODATA: name = "EAI_NODATA"; break;
+#endif
+    default: break;
+  }
+  napi_value code, msg, error;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, gai_strerror(rc), NAPI_AUTO_LENGTH, &msg) != napi_ok) return NULL;
+  if (napi_create_error(env, code, msg, &error) != napi_ok) return NULL;
+  napi_set_named_property(env, error, "code", code);
+  napi_set_named_property(env, error, "syscall", make_string(env, "getaddrinfo"));
+  napi_set_named_property(env, error, "hostname", make_string(env, host));
+  napi_throw(env, error);
+  return NULL;
+}
+
+/* ---- addresses --------------------------------------------------------- */
+
+/* Python's shapes -> struct sockaddr; throws (and returns false) on a bad address. */
+static bool to_sockaddr(napi_env env, int family, napi_value addr, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof(*ss));
+  if (family == AF_UNIX) {
+    struct sockaddr_un *un = (struct sockaddr_un *)ss;
+    char path[sizeof(un->sun_path) + 1];
+    size_t n = 0;
+    napi_valuetype t;
+    napi_typeof(env, addr, &t);
+    if (t == napi_string) {
+      if (napi_get_value_string_utf8(env, addr, path, sizeof(path), &n) != napi_ok) return false;
+      size_t full = 0;
+      napi_get_value_string_utf8(env, addr, NULL, 0, &full);
+      n = full;
+      if (full >= sizeof(un->sun_path)) {
+        throw_errno(env, ENAMETOOLONG, "AF_UNIX path too long");
+        return false;
+      }
+      napi_get_value_string_utf8(env, addr, un->sun_path, sizeof(un->sun_path), &n);
+    } else {
+      char *data;
+      if (!get_bytes(env, addr, NULL, NULL, &data, &n)) return false;
+      if (n >= sizeof(un->sun_path)) {
+        throw_errno(env, ENAMETOOLONG, "AF_UNIX path too long");
+        return false;
+      }
+      memcpy(un->sun_path, data, n);
+    }
+    un->sun_family = AF_UNIX;
+    /* An abstract name (leading NUL) is exactly n bytes long; a path also carries its terminating NUL. */
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (n > 0 && un->sun_path[0] == 0 ? 0 : 1));
+    return true;
+  }
+  if (family != AF_INET && family != AF_INET6) {
+    throw_errno(env, EAFNOSUPPORT, "sockaddr");
+    return false;
+  }
+  bool is_array = false;
+  napi_is_array(env, addr, &is_array);
+  uint32_t items = 0;
+  if (is_array) napi_get_array_length(env, addr, &items);
+  if (!is_array || items < 2 || (family == AF_INET && items != 2) || items > 4) {
+    napi_throw_type_error(env, NULL,
+                          family == AF_INET ? "AF_INET address must be a [host, port] pair"
+                                            : "AF_INET6 address must be [host, port] or [host, port, flowinfo, scope_id]");
+    return false;
+  }
+  napi_value vhost, vport;
+  napi_get_element(env, addr, 0, &vhost);
+  napi_get_element(env, addr, 1, &vport);
+  char host[256];
+  size_t hn = 0;
+  if (napi_get_value_string_utf8(env, vhost, host, sizeof(host), &hn) != napi_ok) {
+    napi_throw_type_error(env, NULL, "the host of an address must be a string");
+    return false;
+  }
+  int32_t port = 0;
+  if (napi_get_value_int32(env, vport, &port) != napi_ok || port < 0 || port > 65535) {
+    napi_throw_range_error(env, NULL, "port must be 0-65535");
+    return false;
+  }
+  uint32_t flowinfo = 0, scope_id = 0;
+  if (items > 2) {
+    napi_value v;
+    napi_get_element(env, addr, 2, &v);
+    napi_get_value_uint32(env, v, &flowinfo);
+  }
+  if (items > 3) {
+    napi_value v;
+    napi_get_element(env, addr, 3, &v);
+    napi_get_value_uint32(env, v, &scope_id);
+  }
+  if (family == AF_INET) {
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    *len = sizeof(*in);
+    if (hn == 0) in->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "<broadcast>") == 0) in->sin_addr.s_addr = htonl(INADDR_BROADCAST);
+    else if (inet_pton(AF_INET, host, &in->sin_addr) != 1) goto resolve;
+    return true;
+  }
+  {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    in6->sin6_flowinfo = htonl(flowinfo);
+    in6->sin6_scope_id = scope_id;
+    *len = sizeof(*in6);
+    if (hn == 0) in6->sin6_addr = in6addr_any;
+    else if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) goto resolve;
+    return true;
+  }
+resolve: {
+  /* A host name (or an IPv6 address with a %scope): resolved here, blocking, as Python's socket module does. */
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = family;
+  int rc = getaddrinfo(host, NULL, &hints, &res);
+  if (rc != 0) {
+    throw_gai(env, rc, host);
+    return false;
+  }
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *len = res->ai_addrlen;
+  freeaddrinfo(res);
+  if (family == AF_INET) ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  else {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_port = htons((uint16_t)port);
+    in6->sin6_flowinfo = htonl(flowinfo);
+    if (scope_id != 0) in6->sin6_scope_id = scope_id;
+  }
+  return true;
+}
+}
+
+/* struct sockaddr -> Python's shapes (null for an empty address). */
+static napi_value from_sockaddr(napi_env env, const struct sockaddr_storage *ss, socklen_t len) {
+  napi_value out, null_value;
+  napi_get_null(env, &null_value);
+  if (len == 0) return null_value;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    napi_create_array_with_length(env, 2, &out);
+    napi_set_element(env, out, 0, make_string(env, host));
+    napi_set_element(env, out, 1, make_int(env, ntohs(in->sin_port)));
+    return out;
+  }
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    char host[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    napi_create_array_with_length(env, 4, &out);
+    napi_set_element(env, out, 0, make_string(env, host));
+    napi_set_element(env, out, 1, make_int(env, ntohs(in6->sin6_port)));
+    napi_set_element(env, out, 2, make_int(env, ntohl(in6->sin6_flowinfo)));
+    napi_set_element(env, out, 3, make_int(env, in6->sin6_scope_id));
+    return out;
+  }
+  if (ss->ss_family == AF_UNIX) {
+    const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
+    size_t n = len > offsetof(struct sockaddr_un, sun_path) ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+    if (n > 0 && un->sun_path[0] == 0) {
+      /* Linux's abstract namespace: the name is bytes, as in Python. */
+      void *data;
+      napi_create_buffer_copy(env, n, un->sun_path, &data, &out);
+      return out;
+    }
+    size_t plen = strnlen(un->sun_path, n);
+    napi_create_string_utf8(env, un->sun_path, plen, &out);
+    return out;
+  }
+  return null_value;
+}
+
+/* ---- socket calls -------------------------------------------------------- */
+
+static napi_value js_socket(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t family, type, proto;
+  if (!get_int(env, argv[0], &family) || !get_int(env, argv[1], &type) || !get_int(env, argv[2], &proto)) return NULL;
+  int fd = socket(family, type | SOCK_CLOEXEC, proto);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  return make_int(env, fd);
+}
+
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t family, type, proto;
+  if (!get_int(env, argv[0], &family) || !get_int(env, argv[1], &type) || !get_int(env, argv[2], &proto)) return NULL;
+  int fds[2];
+  if (socketpair(family, type | SOCK_CLOEXEC, proto, fds) < 0) return throw_errno(env, errno, "socketpair");
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, make_int(env, fds[0]));
+  napi_set_element(env, out, 1, make_int(env, fds[1]));
+  return out;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  /* On Linux the descriptor is released even when close() reports EINTR: never retry. */
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, errno, "close");
+  return NULL;
+}
+
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  int out = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (out < 0) return throw_errno(env, errno, "dup");
+  return make_int(env, out);
+}
+
+static napi_value js_setblocking(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  bool blocking;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  CHECK(napi_get_value_bool(env, argv[1], &blocking));
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return throw_errno(env, errno, "fcntl");
+  int wanted = blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (wanted != flags && fcntl(fd, F_SETFL, wanted) < 0) return throw_errno(env, errno, "fcntl");
+  return NULL;
+}
+
+static napi_value js_getblocking(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return throw_errno(env, errno, "fcntl");
+  return make_bool(env, (flags & O_NONBLOCK) == 0);
+}
+
+/* [family, type, proto] of a socket descriptor (for fromFd and accepted sockets). */
+static napi_value js_sockinfo(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  int values[3] = {0, 0, 0};
+  int opts[3] = {SO_DOMAIN, SO_TYPE, SO_PROTOCOL};
+  for (int i = 0; i < 3; i++) {
+    socklen_t len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, opts[i], &values[i], &len) < 0) return throw_errno(env, errno, "getsockopt");
+  }
+  napi_value out;
+  napi_create_array_with_length(env, 3, &out);
+  for (int i = 0; i < 3; i++) napi_set_element(env, out, i, make_int(env, values[i]));
+  return out;
+}
+
+static napi_value js_bind(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd, family;
+  if (!get_int(env, argv[0], &fd) || !get_int(env, argv[1], &family)) return NULL;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!to_sockaddr(env, family, argv[2], &ss, &len)) return NULL;
+  if (bind(fd, (struct sockaddr *)&ss, len) < 0) return throw_errno(env, errno, "bind");
+  return NULL;
+}
+
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd, backlog;
+  if (!get_int(env, argv[0], &fd) || !get_int(env, argv[1], &backlog)) return NULL;
+  if (listen(fd, backlog) < 0) return throw_errno(env, errno, "listen");
+  return NULL;
+}
+
+/* connect(fd, family, address) -> 0 or -errno (EINPROGRESS for a non-blocking socket). */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd, family;
+  if (!get_int(env, argv[0], &fd) || !get_int(env, argv[1], &family)) return NULL;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!to_sockaddr(env, family, argv[2], &ss, &len)) return NULL;
+  int rc = connect(fd, (struct sockaddr *)&ss, len);
+  return make_int(env, rc < 0 ? -errno : 0);
+}
+
+/* accept(fd) -> [fd, address] or -errno. The new descriptor is close-on-exec and blocking, as in Python. */
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  int conn = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+  if (conn < 0) return make_int(env, -errno);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, make_int(env, conn));
+  napi_set_element(env, out, 1, from_sockaddr(env, &ss, len));
+  return out;
+}
+
+/* recv(fd, buf, offset, length, flags) -> bytes received into buf, or -errno. */
+static napi_value js_recv(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  int32_t fd, flags;
+  char *data;
+  size_t len;
+  if (!get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], argv[2], argv[3], &data, &len) ||
+      !get_int(env, argv[4], &flags))
+    return NULL;
+  ssize_t n = recv(fd, data, len, flags);
+  return make_int(env, n < 0 ? -errno : n);
+}
+
+/* recvfrom(fd, buf, offset, length, flags) -> [bytes, address] or -errno. */
+static napi_value js_recvfrom(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  int32_t fd, flags;
+  char *data;
+  size_t len;
+  if (!get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], argv[2], argv[3], &data, &len) ||
+      !get_int(env, argv[4], &flags))
+    return NULL;
+  struct sockaddr_storage ss;
+  socklen_t alen = sizeof(ss);
+  ssize_t n = recvfrom(fd, data, len, flags, (struct sockaddr *)&ss, &alen);
+  if (n < 0) return make_int(env, -errno);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, make_int(env, n));
+  napi_set_element(env, out, 1, from_sockaddr(env, &ss, alen));
+  return out;
+}
+
+/* send(fd, buf, offset, length, flags) -> bytes sent or -errno. Never raises SIGPIPE (EPIPE instead). */
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  int32_t fd, flags;
+  char *data;
+  size_t len;
+  if (!get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], argv[2], argv[3], &data, &len) ||
+      !get_int(env, argv[4], &flags))
+    return NULL;
+  ssize_t n = send(fd, data, len, flags | MSG_NOSIGNAL);
+  return make_int(env, n < 0 ? -errno : n);
+}
+
+/* sendto(fd, buf, offset, length, flags, family, address) -> bytes sent or -errno. */
+static napi_value js_sendto(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  int32_t fd, flags, family;
+  char *data;
+  size_t len;
+  if (!get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], argv[2], argv[3], &data, &len) ||
+      !get_int(env, argv[4], &flags) || !get_int(env, argv[5], &family))
+    return NULL;
+  struct sockaddr_storage ss;
+  socklen_t alen;
+  if (!to_sockaddr(env, family, argv[6], &ss, &alen)) return NULL;
+  ssize_t n = sendto(fd, data, len, flags | MSG_NOSIGNAL, (struct sockaddr *)&ss, alen);
+  return make_int(env, n < 0 ? -errno : n);
+}
+
+static napi_value js_shutdown(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd, how;
+  if (!get_int(env, argv[0], &fd) || !get_int(env, argv[1], &how)) return NULL;
+  if (shutdown(fd, how) < 0) return throw_errno(env, errno, "shutdown");
+  return NULL;
+}
+
+static napi_value sockname(napi_env env, napi_callback_info info, bool peer) {
+  ARGS(1);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
+  if (rc < 0) return throw_errno(env, errno, peer ? "getpeername" : "getsockname");
+  return from_sockaddr(env, &ss, len);
+}
+
+static napi_value js_getsockname(napi_env env, napi_callback_info info) { return sockname(env, info, false); }
+static napi_value js_getpeername(napi_env env, napi_callback_info info) { return sockname(env, info, true); }
+
+/* setsockopt(fd, level, option, value): value is an integer or a Uint8Array. */
+static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int32_t fd, level, opt;
+  if (!get_int(env, argv[0], &fd) || !get_int(env, argv[1], &level) || !get_int(env, argv[2], &opt)) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[3], &t);
+  int rc;
+  if (t == napi_number) {
+    int32_t value;
+    if (!get_int(env, argv[3], &value)) return NULL;
+    rc = setsockopt(fd, level, opt, &value, sizeof(value));
+  } else {
+    char *data;
+    size_t len;
+    if (!get_bytes(env, argv[3], NULL, NULL, &data, &len)) return NULL;
+    rc = setsockopt(fd, level, opt, data, (socklen_t)len);
+  }
+  if (rc < 0) return throw_errno(env, errno, "setsockopt");
+  return NULL;
+}
+
+/* getsockopt(fd, level, option, buflen): an integer when buflen is 0, else a Buffer of at most buflen bytes. */
+static napi_value js_getsockopt(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int32_t fd, level, opt, buflen;
+  if (!get_int(env, argv[0], &fd) || !get_int(env, argv[1], &level) || !get_int(env, argv[2], &opt) ||
+      !get_int(env, argv[3], &buflen))
+    return NULL;
+  if (buflen <= 0) {
+    int value = 0;
+    socklen_t len = sizeof(value);
+    if (getsockopt(fd, level, opt, &value, &len) < 0) return throw_errno(env, errno, "getsockopt");
+    return make_int(env, value);
+  }
+  if (buflen > 1024) {
+    napi_throw_range_error(env, NULL, "getsockopt buflen out of range (1-1024)");
+    return NULL;
+  }
+  char buf[1024];
+  socklen_t len = (socklen_t)buflen;
+  if (getsockopt(fd, level, opt, buf, &len) < 0) return throw_errno(env, errno, "getsockopt");
+  napi_value out;
+  void *data;
+  napi_create_buffer_copy(env, len, buf, &data, &out);
+  return out;
+}
+
+/* sendfile(out_fd, in_fd, offset, count) -> bytes sent or -errno; -ENOSYS where the call does not exist. */
+static napi_value js_sendfile(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int32_t out_fd, in_fd;
+  int64_t offset, count;
+  if (!get_int(env, argv[0], &out_fd) || !get_int(env, argv[1], &in_fd) || !get_int64(env, argv[2], &offset) ||
+      !get_int64(env, argv[3], &count))
+    return NULL;
+#ifdef __linux__
+  off_t off = (off_t)offset;
+  ssize_t n = sendfile(out_fd, in_fd, &off, (size_t)count);
+  return make_int(env, n < 0 ? -errno : n);
+#else
+  (void)out_fd; (void)in_fd; (void)offset; (void)count;
+  return make_int(env, -ENOSYS);
+#endif
+}
+
+/* The size of a regular file, or -1 when fd is not one (sendfile's precondition). */
+static napi_value js_regular_file_size(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) return make_int(env, -1);
+  return make_double(env, (double)st.st_size);
+}
+
+static napi_value js_lseek(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  int64_t offset;
+  if (!get_int(env, argv[0], &fd) || !get_int64(env, argv[1], &offset)) return NULL;
+  off_t r = lseek(fd, (off_t)offset, SEEK_SET);
+  if (r < 0) return throw_errno(env, errno, "lseek");
+  return make_double(env, (double)r);
+}
+
+/* waitfd(fd, writable, timeout_ms) -> 1 ready, 0 timed out (a socket's settimeout()). */
+static napi_value js_waitfd(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd, timeout;
+  bool writable;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  CHECK(napi_get_value_bool(env, argv[1], &writable));
+  if (!get_int(env, argv[2], &timeout)) return NULL;
+  struct pollfd p = {fd, (short)(writable ? POLLOUT : POLLIN), 0};
+  int rc;
+  do rc = poll(&p, 1, timeout);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return throw_errno(env, errno, "poll");
+  return make_int(env, rc > 0 ? 1 : 0);
+}
+
+/* errname(errno) -> "ECONNREFUSED"; strerror(errno) -> "Connection refused". */
+static napi_value js_errname(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t err;
+  if (!get_int(env, argv[0], &err)) return NULL;
+  return make_string(env, uv_err_name(-err));
+}
+
+static napi_value js_strerror(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t err;
+  if (!get_int(env, argv[0], &err)) return NULL;
+  return make_string(env, strerror(err));
+}
+
+/* ---- uv_poll_t watchers ---------------------------------------------------
+ *
+ * One watcher per descriptor (libuv allows only one poll handle per fd).
+ * The handle is unref'd: a watcher never keeps the process alive by itself
+ * (the asyncio loop keeps the process alive while it runs). The JavaScript
+ * callback gets (status, events): status is 0 or -errno, events a mask of
+ * UV_READABLE / UV_WRITABLE / UV_DISCONNECT. napi_make_callback runs it in
+ * its own async context, so microtasks it queues run after it and an
+ * uncaught exception reaches the process as any I/O callback's would.
+ */
+
+typedef struct {
+  uv_poll_t handle;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async_context;
+  int closing;   /* pollClose (or the finalizer) ran: no more callbacks */
+  int uv_closed; /* libuv is done with the handle */
+  int finalized; /* the JavaScript external is gone */
+} watcher_t;
+
+/* The memory goes once both libuv and the JavaScript external are done with it. */
+static void watcher_on_close(uv_handle_t *handle) {
+  watcher_t *w = (watcher_t *)handle->data;
+  w->uv_closed = 1;
+  if (w->finalized) free(w);
+}
+
+static void watcher_close(napi_env env, watcher_t *w) {
+  if (w->closing) return;
+  w->closing = 1;
+  napi_delete_reference(env, w->callback);
+  napi_async_destroy(env, w->async_context);
+  uv_close((uv_handle_t *)&w->handle, watcher_on_close);
+}
+
+static void watcher_on_event(uv_poll_t *handle, int status, int events) {
+  watcher_t *w = (watcher_t *)handle->data;
+  if (w->closing) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, recv, argv[2], result;
+  if (napi_get_reference_value(env, w->callback, &callback) == napi_ok && callback != NULL) {
+    napi_get_global(env, &recv); /* napi_make_callback needs an object as `this` */
+    napi_create_int32(env, status, &argv[0]);
+    napi_create_int32(env, events, &argv[1]);
+    napi_make_callback(env, w->async_context, recv, callback, 2, argv, &result);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void watcher_finalize(napi_env env, void *data, void *hint) {
+  /* The JavaScript object is gone: a watcher still open is closed (the TS side closes them explicitly). */
+  (void)hint;
+  watcher_t *w = (watcher_t *)data;
+  watcher_close(env, w);
+  w->finalized = 1;
+  if (w->uv_closed) free(w);
+}
+
+static watcher_t *get_watcher(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "asyncio_native: expected a watcher");
+    return NULL;
+  }
+  watcher_t *w = (watcher_t *)data;
+  if (w->closing) {
+    napi_throw_error(env, NULL, "asyncio_native: the watcher is closed");
+    return NULL;
+  }
+  return w;
+}
+
+/* pollNew(fd, callback) -> watcher (an external). */
+static napi_value js_poll_new(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  if (!get_int(env, argv[0], &fd)) return NULL;
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  watcher_t *w = (watcher_t *)calloc(1, sizeof(watcher_t));
+  if (w == NULL) return throw_errno(env, ENOMEM, "uv_poll_init");
+  int rc = uv_poll_init(loop, &w->handle, fd);
+  if (rc < 0) {
+    free(w);
+    return throw_errno(env, -rc, "uv_poll_init");
+  }
+  w->handle.data = w;
+  w->env = env;
+  uv_unref((uv_handle_t *)&w->handle);
+  napi_value name, out;
+  napi_create_string_utf8(env, "asyncio-ts:fd-watcher", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
+      napi_async_init(env, NULL, name, &w->async_context) != napi_ok ||
+      napi_create_external(env, w, watcher_finalize, NULL, &out) != napi_ok) {
+    w->closing = 1;
+    w->finalized = 1;
+    uv_close((uv_handle_t *)&w->handle, watcher_on_close);
+    return throw_napi_failure(env, "pollNew");
+  }
+  return out;
+}
+
+/* pollStart(watcher, events): watch for events (UV_READABLE | UV_WRITABLE); 0 stops watching. */
+static napi_value js_poll_start(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  watcher_t *w = get_watcher(env, argv[0]);
+  int32_t events;
+  if (w == NULL || !get_int(env, argv[1], &events)) return NULL;
+  int rc = events == 0 ? uv_poll_stop(&w->handle) : uv_poll_start(&w->handle, events, watcher_on_event);
+  if (rc < 0) return throw_errno(env, -rc, "uv_poll_start");
+  return NULL;
+}
+
+/* pollClose(watcher): stops and releases the watcher (idempotent). The descriptor stays open. */
+static napi_value js_poll_close(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  void *data = NULL;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) return NULL;
+  watcher_close(env, (watcher_t *)data);
+  return NULL;
+}
+
+/* ---- module ------------------------------------------------------------- */
+
+static void set_int_property(napi_env env, napi_value obj, const char *name, int value) {
+  napi_set_named_property(env, obj, name, make_int(env, value));
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"socket", NULL, js_socket, NULL, NULL, NULL, napi_default, NULL},
+      {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"dup", NULL, js_dup, NULL, NULL, NULL, napi_default, NULL},
+      {"setblocking", NULL, js_setblocking, NULL, NULL, NULL, napi_default, NULL},
+      {"getblocking", NULL, js_getblocking, NULL, NULL, NULL, napi_default, NULL},
+      {"sockinfo", NULL, js_sockinfo, NULL, NULL, NULL, napi_default, NULL},
+      {"bind", NULL, js_bind, NULL, NULL, NULL, napi_default, NULL},
+      {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"accept", NULL, js_accept, NULL, NULL, NULL, napi_default, NULL},
+      {"recv", NULL, js_recv, NULL, NULL, NULL, napi_default, NULL},
+      {"recvfrom", NULL, js_recvfrom, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"sendto", NULL, js_sendto, NULL, NULL, NULL, napi_default, NULL},
+      {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},
+      {"getsockname", NULL, js_getsockname, NULL, NULL, NULL, napi_default, NULL},
+      {"getpeername", NULL, js_getpeername, NULL, NULL, NULL, napi_default, NULL},
+      {"setsockopt", NULL, js_setsockopt, NULL, NULL, NULL, napi_default, NULL},
+      {"getsockopt", NULL, js_getsockopt, NULL, NULL, NULL, napi_default, NULL},
+      {"sendfile", NULL, js_sendfile, NULL, NULL, NULL, napi_default, NULL},
+      {"regularFileSize", NULL, js_regular_file_size, NULL, NULL, NULL, napi_default, NULL},
+      {"lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL},
+      {"waitfd", NULL, js_waitfd, NULL, NULL, NULL, napi_default, NULL},
+      {"errname", NULL, js_errname, NULL, NULL, NULL, napi_default, NULL},
+      {"strerror", NULL, js_strerror, NULL, NULL, NULL, napi_default, NULL},
+      {"pollNew", NULL, js_poll_new, NULL, NULL, NULL, napi_default, NULL},
+      {"pollStart", NULL, js_poll_start, NULL, NULL, NULL, napi_default, NULL},
+      {"pollClose", NULL, js_poll_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  set_int_property(env, exports, "EAGAIN", EAGAIN);
+  set_int_property(env, exports, "EWOULDBLOCK", EWOULDBLOCK);
+  set_int_property(env, exports, "EINPROGRESS", EINPROGRESS);
+  set_int_property(env, exports, "EINTR", EINTR);
+  set_int_property(env, exports, "ENOTCONN", ENOTCONN);
+  set_int_property(env, exports, "ENOSYS", ENOSYS);
+  set_int_property(env, exports, "UV_READABLE", UV_READABLE);
+  set_int_property(env, exports, "UV_WRITABLE", UV_WRITABLE);
+  set_int_property(env, exports, "UV_DISCONNECT", UV_DISCONNECT);
+#ifdef __linux__
+  set_int_property(env, exports, "HAS_SENDFILE", 1);
+#else
+  set_int_property(env, exports, "HAS_SENDFILE", 0);
+#endif
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,241 @@
+/**
+ * `addReader`/`addWriter` on any file descriptor (Python's selector-based
+ * `add_reader`, here a libuv `uv_poll_t` on Node's own loop through the
+ * addon). One watcher per descriptor holds the reader and writer handles.
+ *
+ * libuv reports readiness from its poll phase; the callbacks must run
+ * inside loop iterations, so a readiness report only queues the
+ * descriptor's entry on the loop's ready queue (as CPython's
+ * `_process_events` queues the handles). Polling is level-triggered and the
+ * entry is queued at most once at a time: a report that arrives while it
+ * waits is merged into it. While the loop is stopped nothing may run, and a
+ * ready descriptor would wake libuv over and over: the first report then
+ * stops the watcher, and the queued entry restarts it when the loop runs
+ * again (the fresh poll says whether the descriptor is still ready).
+ * Watchers are unref'd: they never keep the process alive (the running
+ * loop does).
+ */
+
+import type { BaseEventLoop } from "../base_events.js";
+import type { Callback, Runnable } from "../events.js";
+import { Handle } from "../events.js";
+import { RuntimeError, ValueError } from "../exceptions.js";
+import type { Watcher } from "./addon.js";
+import { addon, sys } from "./addon.js";
+
+/** What `addReader` and friends take: a descriptor, or an object with `fileno()`. */
+export type FileDescriptorLike = number | { fileno(): number };
+
+/** Python's `_fileobj_to_fd`: the descriptor of `fileobj`, with its errors. */
+export function fileobjToFd(fileobj: FileDescriptorLike): number {
+  let fd: unknown = fileobj;
+  if (typeof fileobj !== "number") {
+    const fileno = (fileobj as { fileno?: unknown } | null)?.fileno;
+    if (typeof fileno !== "function") throw new ValueError(`Invalid file object: ${String(fileobj)}`);
+    fd = fileno.call(fileobj);
+  }
+  if (typeof fd !== "number" || !Number.isInteger(fd)) throw new ValueError(`Invalid file object: ${String(fileobj)}`);
+  if (fd < 0) throw new ValueError(`Invalid file descriptor: ${fd}`);
+  return fd;
+}
+
+/** Every descriptor watched in this thread, by number: libuv allows one poll handle per descriptor. */
+const watchedFds = new Map<number, FdEntry>();
+
+/** One watched descriptor: its uv_poll_t, its reader and writer, and its place in the ready queue. */
+class FdEntry implements Runnable {
+  reader: Handle | null = null;
+  writer: Handle | null = null;
+  /** Whether the entry waits in the loop's ready queue (a report arrived since it last ran). */
+  private _queued = false;
+  /** The libuv events reported since the entry last ran (`-1`: an error, which wakes both sides). */
+  private _events = 0;
+  /** The watcher is stopped because a report came while the loop was stopped. */
+  private _paused = false;
+  private readonly _watcher: Watcher;
+  /** The watcher was released; a queued run does nothing. */
+  private _closed = false;
+
+  constructor(
+    readonly fd: number,
+    readonly loop: BaseEventLoop,
+  ) {
+    this._watcher = sys(() => addon().pollNew(fd, (status, events) => this._onPoll(status, events)));
+  }
+
+  /** The libuv mask this entry polls for now. */
+  private _mask(): number {
+    const native = addon();
+    return (
+      (this.reader === null ? 0 : native.UV_READABLE | native.UV_DISCONNECT) | (this.writer === null ? 0 : native.UV_WRITABLE)
+    );
+  }
+
+  /** Starts, changes or stops polling after the reader or writer changed. */
+  update(): void {
+    if (!this._paused) sys(() => addon().pollStart(this._watcher, this._mask()));
+  }
+
+  close(): void {
+    this._closed = true;
+    addon().pollClose(this._watcher);
+  }
+
+  /** From libuv's poll phase (outside any loop iteration): queue the entry once. */
+  private _onPoll(status: number, events: number): void {
+    this._events |= status < 0 ? -1 : events;
+    const loop = this.loop;
+    if (!loop.isRunning()) {
+      addon().pollStart(this._watcher, 0);
+      this._paused = true;
+    }
+    if (this._queued || loop.isClosed()) return;
+    this._queued = true;
+    loop._scheduleReady(this);
+  }
+
+  /** In a loop iteration: run the reader and/or the writer the report was for. */
+  _run(): void {
+    this._queued = false;
+    if (this._closed) return;
+    const events = this._events;
+    this._events = 0;
+    if (this._paused) {
+      // Reported while the loop was stopped: poll afresh rather than trust a stale report.
+      this._paused = false;
+      this.update();
+      return;
+    }
+    const native = addon();
+    const readable = (events & (native.UV_READABLE | native.UV_DISCONNECT)) !== 0;
+    const writable = (events & native.UV_WRITABLE) !== 0;
+    if (readable) runOrDrop(this.reader, this, "reader");
+    if (writable) runOrDrop(this.writer, this, "writer");
+  }
+
+  toString(): string {
+    return `<FdEntry fd=${this.fd} reader=${this.reader} writer=${this.writer}>`;
+  }
+}
+
+/** Runs a ready handle; a cancelled one is unregistered instead (CPython's `_process_events`). */
+function runOrDrop(handle: Handle | null, entry: FdEntry, side: "reader" | "writer"): void {
+  if (handle === null) return;
+  if (handle._cancelled) {
+    const watch = FdWatch.of(entry.loop);
+    if (side === "reader") watch.removeReader(entry.fd);
+    else watch.removeWriter(entry.fd);
+    return;
+  }
+  handle._run();
+}
+
+const byLoop = new WeakMap<BaseEventLoop, FdWatch>();
+
+/** A loop's watched descriptors (CPython keeps them in the loop's selector). */
+export class FdWatch {
+  private readonly _entries = new Map<number, FdEntry>();
+
+  private constructor(private readonly _loop: BaseEventLoop) {}
+
+  /** The registry of `loop`, made on first use. */
+  static of(loop: BaseEventLoop): FdWatch {
+    let watch = byLoop.get(loop);
+    if (watch === undefined) {
+      watch = new FdWatch(loop);
+      byLoop.set(loop, watch);
+    }
+    return watch;
+  }
+
+  /** Releases the watchers of a closing loop, if it ever had any. */
+  static closeFor(loop: BaseEventLoop): void {
+    byLoop.get(loop)?.closeAll();
+    byLoop.delete(loop);
+  }
+
+  /** Watches `fd` for reading; returns the handle (CPython's `_add_reader`). */
+  addReader(fd: number, callback: Callback<unknown[]>, args: unknown[]): Handle {
+    return this._add(fd, callback, args, "reader");
+  }
+
+  addWriter(fd: number, callback: Callback<unknown[]>, args: unknown[]): Handle {
+    return this._add(fd, callback, args, "writer");
+  }
+
+  /** Stops watching `fd` for reading; true if it was watched. */
+  removeReader(fd: number): boolean {
+    return this._remove(fd, "reader");
+  }
+
+  removeWriter(fd: number): boolean {
+    return this._remove(fd, "writer");
+  }
+
+  /** The number of descriptors watched (for tests and reprs). */
+  get size(): number {
+    return this._entries.size;
+  }
+
+  /** Releases every watcher (loop close); the descriptors stay open, as in CPython. */
+  closeAll(): void {
+    for (const entry of this._entries.values()) {
+      entry.reader?.cancel();
+      entry.writer?.cancel();
+      entry.close();
+      watchedFds.delete(entry.fd);
+    }
+    this._entries.clear();
+  }
+
+  private _add(fd: number, callback: Callback<unknown[]>, args: unknown[], side: "reader" | "writer"): Handle {
+    if (this._loop.isClosed()) throw new RuntimeError("Event loop is closed");
+    const handle = new Handle(callback, args.length === 0 ? null : args, this._loop);
+    const entry = this._entry(fd);
+    const previous = entry[side];
+    entry[side] = handle;
+    try {
+      entry.update();
+    } catch (error) {
+      entry[side] = previous;
+      if (entry.reader === null && entry.writer === null) this._drop(entry);
+      throw error;
+    }
+    previous?.cancel();
+    return handle;
+  }
+
+  private _remove(fd: number, side: "reader" | "writer"): boolean {
+    if (this._loop.isClosed()) return false;
+    const entry = this._entries.get(fd);
+    if (entry === undefined) return false;
+    const handle = entry[side];
+    entry[side] = null;
+    if (entry.reader === null && entry.writer === null) this._drop(entry);
+    else entry.update();
+    if (handle === null) return false;
+    handle.cancel();
+    return true;
+  }
+
+  private _entry(fd: number): FdEntry {
+    const existing = this._entries.get(fd);
+    if (existing !== undefined) return existing;
+    const other = watchedFds.get(fd);
+    if (other !== undefined) {
+      throw new RuntimeError(
+        `File descriptor ${fd} is already watched by another event loop (${other.loop}); remove it there first`,
+      );
+    }
+    const entry = new FdEntry(fd, this._loop);
+    this._entries.set(fd, entry);
+    watchedFds.set(fd, entry);
+    return entry;
+  }
+
+  private _drop(entry: FdEntry): void {
+    entry.close();
+    this._entries.delete(entry.fd);
+    watchedFds.delete(entry.fd);
+  }
+}
