@@ -1,6 +1,7 @@
 /**
  * Display the date every second with a coroutine and sleep() (the seeds'
- * "Coroutine displaying the current date"), bounded to `ticks` dates.
+ * "Coroutine displaying the current date", which reads the clock for 5
+ * seconds), bounded to `ticks` dates.
  * Both styles: an async function, and a generator coroutine.
  *
  *     node build/examples/display_date_coroutine.js [--ticks 5] [--interval 1] [--generator]
@@ -9,21 +10,17 @@ import { parseArgs } from "node:util";
 import * as asyncio from "asyncio-ts";
 
 export async function displayDate(ticks = 5, interval = 1): Promise<void> {
-  const loop = asyncio.getRunningLoop();
-  const endTime = loop.time() + (ticks - 0.5) * interval;
-  for (;;) {
+  for (let tick = 1; ; tick++) {
     console.log(new Date().toISOString());
-    if (loop.time() + interval >= endTime) break;
+    if (tick >= ticks) break;
     await asyncio.sleep(interval);
   }
 }
 
 export function* displayDateGenerator(ticks = 5, interval = 1): asyncio.Coroutine<void> {
-  const loop = asyncio.getRunningLoop();
-  const endTime = loop.time() + (ticks - 0.5) * interval;
-  for (;;) {
+  for (let tick = 1; ; tick++) {
     console.log(new Date().toISOString());
-    if (loop.time() + interval >= endTime) break;
+    if (tick >= ticks) break;
     yield* asyncio.sleep(interval);
   }
 }

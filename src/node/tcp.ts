@@ -248,7 +248,11 @@ function adoptSocket(sock: SocketLike, what: string): net.Socket {
   if (typeof fileno !== "function") {
     throw new TypeError(`${what}: sock must be a net.Socket or have fileno(), not ${sock?.constructor?.name ?? typeof sock}`);
   }
-  return new net.Socket({ fd: fileno.call(sock), allowHalfOpen: true, readable: true, writable: true });
+  // A socket of this package hands its descriptor over (detach): the transport owns and closes it, as
+  // CPython's transport owns the socket; otherwise its own close() or finalizer would close it a second time.
+  const detach = (sock as { detach?: () => number }).detach;
+  const fd = typeof detach === "function" ? detach.call(sock) : fileno.call(sock);
+  return new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
 }
 
 function* connected(loop: AbstractEventLoop, sock: net.Socket): Coroutine<void> {
