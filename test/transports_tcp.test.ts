@@ -362,6 +362,50 @@ test("half-close: the server half-closes first, the client keeps writing (async 
   });
 });
 
+test("half-close in both directions, the other coroutine style of each", async () => {
+  // The client half-closes first (async function).
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const server = await loop.createServer(() => new HalfCloseServer(), { host: "127.0.0.1", port: 0 });
+    const [transport, client] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    client.keepOpen = true;
+    transport.write(Buffer.from("q"));
+    transport.writeEof();
+    await client.gotEof;
+    assert.equal(client.received.toString(), "got q");
+    assert.equal(await client.done, null);
+    server.close();
+    await server.waitClosed();
+  });
+  // The server half-closes first (generator coroutine).
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const made: Collector[] = [];
+    const server = yield* loop.createServer(
+      () => {
+        const proto = new Collector();
+        proto.keepOpen = true;
+        made.push(proto);
+        return proto;
+      },
+      { host: "127.0.0.1", port: 0 },
+    );
+    const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    client.keepOpen = true;
+    while (made.length === 0 || (made[0] as Collector).transport === null) yield* asyncio.sleep(0.001);
+    const peer = made[0] as Collector;
+    peer.transport?.writeEof();
+    yield* client.gotEof;
+    transport.write(Buffer.from("late"));
+    yield* peer.until(4);
+    transport.close();
+    yield* peer.done;
+    assert.deepEqual(peer.events, ["made", "data", "eof", "lost"]);
+    server.close();
+    yield* server.waitClosed();
+  });
+});
+
 test("end of file closes the transport unless eofReceived returns true (both styles)", async () => {
   await runNet(function* () {
     const loop = asyncio.getRunningLoop();

@@ -24,6 +24,7 @@
 import type net from "node:net";
 import { type Context, copyContext } from "../contextvars.js";
 import type { AbstractEventLoop } from "../events.js";
+import { Handle } from "../events.js";
 import { OSError, osErrorFrom, RuntimeError } from "../exceptions.js";
 import type { Future } from "../futures.js";
 import { logger } from "../log.js";
@@ -114,6 +115,7 @@ export class SocketTransport extends FlowControlTransport {
   /** TLS hooks (see `SocketTransportOptions`). */
   private readonly _callConnectionMade: boolean;
   private readonly _mapError: (error: unknown) => unknown;
+  private _drainHandle: Handle | null = null;
 
   constructor(loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, options: SocketTransportOptions = {}) {
     super({ ...defaultExtra(sock, options.unix ?? null), ...options.extra });
@@ -175,7 +177,9 @@ export class SocketTransport extends FlowControlTransport {
       return;
     }
     this._drainScheduled = true;
-    this._loop._callSoonInContext(this._context, this._drain, null);
+    // One Handle per transport, queued again each time: no allocation per chunk received.
+    this._drainHandle ??= new Handle(this._drain, null, this._loop, this._context);
+    this._loop._scheduleReady(this._drainHandle);
   }
 
   // ---- delivery, inside loop iterations ---------------------------------
