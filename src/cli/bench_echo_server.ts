@@ -24,6 +24,38 @@ class EchoProtocol extends asyncio.Protocol {
   }
 }
 
+/** The streams echo: read up to 64 KiB, write it back, drain; until end of file. */
+async function streamsEcho(reader: asyncio.StreamReader, writer: asyncio.StreamWriter): Promise<void> {
+  for (;;) {
+    const data = await reader.read(65536);
+    if (data.length === 0) break;
+    writer.write(data);
+    await writer.drain();
+  }
+  writer.close();
+}
+
+/** The same, as a generator coroutine. */
+function* streamsEchoGenerator(reader: asyncio.StreamReader, writer: asyncio.StreamWriter): asyncio.Coroutine<void> {
+  for (;;) {
+    const data = yield* reader.read(65536);
+    if (data.length === 0) break;
+    writer.write(data);
+    yield* writer.drain();
+  }
+  writer.close();
+}
+
+/** A startServer echo server with `handler`. */
+function streamsServer(handler: asyncio.ClientConnectedCallback): () => Promise<void> {
+  return () =>
+    asyncio.run(async () => {
+      const server = (await asyncio.startServer(handler, "127.0.0.1", 0)) as asyncio.Server;
+      announce((server.sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number);
+      await server.serveForever();
+    });
+}
+
 function announce(port: number): void {
   process.stdout.write(`PORT ${port}\n`);
 }
@@ -38,6 +70,10 @@ export const ECHO_SERVERS: Record<string, () => Promise<void>> = {
       announce((server.sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number);
       await server.serveForever();
     }),
+  /** asyncio-ts streams: startServer, read(64 KiB) / write / drain in an async function. */
+  streams: streamsServer(streamsEcho),
+  /** The same with a generator coroutine. */
+  "streams-generator": streamsServer(streamsEchoGenerator),
   /** Plain Node: net.createServer, 'data' -> write, no loop. */
   net: () =>
     new Promise<void>(() => {
