@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import * as asyncio from "asyncio-ts";
-import { watchdog } from "./helpers.js";
 import type { Script, Style } from "./sync_helpers.js";
 import { coro } from "./sync_helpers.js";
 
@@ -21,19 +20,31 @@ export async function activeResources(): Promise<string[]> {
     .sort();
 }
 
+/** Stops `loop` after `seconds` (a guard against a hang, never reached by a passing test). */
+function watchdog(loop: asyncio.AbstractEventLoop, seconds: number): { fired: boolean; release(): void } {
+  const guard = { fired: false, release: () => clearTimeout(timer) };
+  const timer = setTimeout(() => {
+    guard.fired = true;
+    if (loop.isRunning()) loop.stop();
+  }, seconds * 1000);
+  timer.unref();
+  return guard;
+}
+
 /**
  * Runs `script` in `style` on a fresh `EventLoop` (closed afterwards),
- * failing instead of hanging if it does not finish within the watchdog's
- * two seconds, and checks that nothing it opened keeps the process alive.
+ * failing instead of hanging if it does not finish within `limit` seconds
+ * (2 by default; tests that start Node child processes on a busy machine
+ * need more), and checks that nothing it opened keeps the process alive.
  */
-export async function runIo<T>(style: Style, script: Script<T>, loop = new asyncio.EventLoop()): Promise<T> {
+export async function runIo<T>(style: Style, script: Script<T>, loop = new asyncio.EventLoop(), limit = 2): Promise<T> {
   const before = await activeResources();
-  const guard = watchdog(loop);
+  const guard = watchdog(loop, limit);
   let result: T;
   try {
     result = await loop.runUntilComplete(coro(style, script));
   } catch (error) {
-    if (guard.fired) assert.fail("the test did not finish within the watchdog's two seconds");
+    if (guard.fired) assert.fail(`the test did not finish within ${limit} seconds`);
     throw error;
   } finally {
     guard.release();

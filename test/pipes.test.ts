@@ -110,6 +110,7 @@ for (const style of STYLES) {
       assert.deepEqual(proto.events, ["made", "data", "eof", "lost"]);
       assert.equal(transport.isClosing(), true);
       assert.match(inspect(transport), /closed/);
+      assert.throws(() => fs.fstatSync(readFd), { code: "EBADF" }, "the transport closed the descriptor it owned");
     });
   });
 
@@ -144,6 +145,7 @@ for (const style of STYLES) {
       const [writer, proto] = (yield loop().connectWritePipe(() => new Writer(), writeFd)) as [asyncio.WriteTransport, Writer];
       assert.equal(writer.getExtraInfo("pipe"), writeFd);
       assert.equal(writer.canWriteEof(), true);
+      assert.match(inspect(writer), new RegExp(`^<WritePipeTransport fd=${writeFd} bufsize=0>$`));
       assert.deepEqual(writer.getWriteBufferLimits(), [16384, 65536]);
       writer.write(Buffer.from("one "));
       writer.writelines([Buffer.from("two "), Buffer.from("three")]);
@@ -231,52 +233,59 @@ for (const style of STYLES) {
   });
 
   test(`${style}: pipes on a child's stdio streams and on plain Node streams`, async () => {
-    await runIo(style, function* () {
-      const child = spawn(process.execPath, ["-e", "process.stdin.pipe(process.stdout)"], { stdio: ["pipe", "pipe", "inherit"] });
-      const [writer, wproto] = (yield loop().connectWritePipe(() => new Writer(), child.stdin)) as [
-        asyncio.WriteTransport,
-        Writer,
-      ];
-      const [reader, rproto] = (yield loop().connectReadPipe(() => new Reader(), child.stdout)) as [
-        asyncio.ReadTransport,
-        Reader,
-      ];
-      assert.equal(reader.getExtraInfo("pipe"), child.stdout);
-      writer.write(Buffer.from("through the child"));
-      writer.close();
-      yield wproto.lost;
-      assert.equal((yield rproto.lost) as Error | null, null);
-      assert.equal(rproto.chunks.join(""), "through the child");
-      assert.deepEqual(rproto.events, ["made", "data", "eof", "lost"]);
-      const exited = future();
-      if (child.exitCode === null) child.once("exit", () => exited.setResult());
-      else exited.setResult();
-      yield exited;
+    await runIo(
+      style,
+      function* () {
+        const child = spawn(process.execPath, ["-e", "process.stdin.pipe(process.stdout)"], {
+          stdio: ["pipe", "pipe", "inherit"],
+        });
+        const [writer, wproto] = (yield loop().connectWritePipe(() => new Writer(), child.stdin)) as [
+          asyncio.WriteTransport,
+          Writer,
+        ];
+        const [reader, rproto] = (yield loop().connectReadPipe(() => new Reader(), child.stdout)) as [
+          asyncio.ReadTransport,
+          Reader,
+        ];
+        assert.equal(reader.getExtraInfo("pipe"), child.stdout);
+        writer.write(Buffer.from("through the child"));
+        writer.close();
+        yield wproto.lost;
+        assert.equal((yield rproto.lost) as Error | null, null);
+        assert.equal(rproto.chunks.join(""), "through the child");
+        assert.deepEqual(rproto.events, ["made", "data", "eof", "lost"]);
+        const exited = future();
+        if (child.exitCode === null) child.once("exit", () => exited.setResult());
+        else exited.setResult();
+        yield exited;
 
-      const [, plain] = (yield loop().connectReadPipe(
-        () => new Reader(),
-        Readable.from([Buffer.from("x"), Buffer.from("y")]),
-      )) as [asyncio.ReadTransport, Reader];
-      yield plain.lost;
-      assert.equal(plain.chunks.join(""), "xy");
-      assert.deepEqual(plain.events, ["made", "data", "eof", "lost"]);
+        const [, plain] = (yield loop().connectReadPipe(
+          () => new Reader(),
+          Readable.from([Buffer.from("x"), Buffer.from("y")]),
+        )) as [asyncio.ReadTransport, Reader];
+        yield plain.lost;
+        assert.equal(plain.chunks.join(""), "xy");
+        assert.deepEqual(plain.events, ["made", "data", "eof", "lost"]);
 
-      const gone = new PassThrough();
-      gone.destroy();
-      const [, ended] = (yield loop().connectReadPipe(() => new Reader(), gone)) as [asyncio.ReadTransport, Reader];
-      assert.equal((yield ended.lost) as Error | null, null);
-      assert.deepEqual(ended.events, ["made", "eof", "lost"], "a stream destroyed before counts as ended");
+        const gone = new PassThrough();
+        gone.destroy();
+        const [, ended] = (yield loop().connectReadPipe(() => new Reader(), gone)) as [asyncio.ReadTransport, Reader];
+        assert.equal((yield ended.lost) as Error | null, null);
+        assert.deepEqual(ended.events, ["made", "eof", "lost"], "a stream destroyed before counts as ended");
 
-      const sink = new PassThrough();
-      const collected: Buffer[] = [];
-      sink.on("data", (chunk: Buffer) => collected.push(chunk));
-      const [w, p] = (yield loop().connectWritePipe(() => new Writer(), sink)) as [asyncio.WriteTransport, Writer];
-      w.write(Buffer.from("into a PassThrough"));
-      w.writeEof();
-      assert.equal((yield p.lost) as Error | null, null);
-      assert.equal(Buffer.concat(collected).toString(), "into a PassThrough");
-      assert.equal(sink.destroyed, true);
-    });
+        const sink = new PassThrough();
+        const collected: Buffer[] = [];
+        sink.on("data", (chunk: Buffer) => collected.push(chunk));
+        const [w, p] = (yield loop().connectWritePipe(() => new Writer(), sink)) as [asyncio.WriteTransport, Writer];
+        w.write(Buffer.from("into a PassThrough"));
+        w.writeEof();
+        assert.equal((yield p.lost) as Error | null, null);
+        assert.equal(Buffer.concat(collected).toString(), "into a PassThrough");
+        assert.equal(sink.destroyed, true);
+      },
+      new asyncio.EventLoop(),
+      10,
+    );
   });
 
   test(`${style}: what is not a pipe: ValueError for a regular file, TypeError for a non-stream`, async () => {

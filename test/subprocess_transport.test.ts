@@ -17,7 +17,13 @@ import path from "node:path";
 import { test } from "node:test";
 import { inspect } from "node:util";
 import * as asyncio from "asyncio-ts";
+import type { Script, Style } from "./io_helpers.js";
 import { future, runIo, STYLES } from "./io_helpers.js";
+
+/** `runIo` with room for starting Node children on a busy machine. */
+function runChild(style: Style, script: Script<void>): Promise<void> {
+  return runIo(style, script, new asyncio.EventLoop(), 10);
+}
 
 const NODE = process.execPath;
 
@@ -74,7 +80,7 @@ function tmpFile(name: string): string {
 
 for (const style of STYLES) {
   test(`${style}: output of both pipes, then pipeConnectionLost, processExited, connectionLost; the exit code`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const [transport, proto] = (yield exec(
         "process.stdout.write('out'); process.stderr.write('err'); process.exitCode = 3",
       )) as [asyncio.SubprocessTransport, Child];
@@ -94,6 +100,8 @@ for (const style of STYLES) {
       assert.equal(transport.getReturncode(), 3);
       assert.equal(proto.exitedAt?.returncode, 3);
       assert.match(inspect(transport), /returncode=3/);
+      const child = transport.getExtraInfo("subprocess") as ChildProcess;
+      assert.ok(child.stdin?.destroyed && child.stdout?.destroyed && child.stderr?.destroyed, "the pipes were released");
       transport.close();
       assert.equal(transport.isClosing(), true);
       assert.throws(() => transport.kill(), asyncio.ProcessLookupError, "a finished transport has no process");
@@ -101,7 +109,7 @@ for (const style of STYLES) {
   });
 
   test(`${style}: processExited comes only after the last output, even for a child that exits as soon as 1 MB is written`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const [, proto] = (yield exec("process.stdout.write('x'.repeat(1 << 20), () => process.exit(0))")) as [
         asyncio.SubprocessTransport,
         Child,
@@ -113,7 +121,7 @@ for (const style of STYLES) {
   });
 
   test(`${style}: writing the child's stdin through getPipeTransport(0)`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const script = "let s = ''; process.stdin.on('data', (d) => s += d).on('end', () => process.stdout.write(s.toUpperCase()))";
       const [transport, proto] = (yield exec(script)) as [asyncio.SubprocessTransport, Child];
       const stdin = transport.getPipeTransport(0) as asyncio.WriteTransport;
@@ -127,20 +135,21 @@ for (const style of STYLES) {
   });
 
   test(`${style}: kill(), terminate() and sendSignal(): negative return codes`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const cases: [(t: asyncio.SubprocessTransport) => void, number][] = [
         [(t) => t.kill(), -9],
         [(t) => t.terminate(), -15],
         [(t) => t.sendSignal("SIGINT"), -2],
         [(t) => t.sendSignal(1 as never), -1],
       ];
-      for (const [signal, expected] of cases) {
-        const [transport, proto] = (yield exec("process.stdout.write('ready'); setInterval(() => {}, 1000)")) as [
-          asyncio.SubprocessTransport,
-          Child,
-        ];
-        yield proto.gotOutput;
-        signal(transport);
+      // All at once: one Node start-up rather than four in a row.
+      const started = [];
+      for (const _ of cases) started.push(exec("process.stdout.write('ready'); setInterval(() => {}, 1000)"));
+      const children = (yield asyncio.gather(...started)) as [asyncio.SubprocessTransport, Child][];
+      for (const [, proto] of children) yield proto.gotOutput;
+      for (const [i, [signal]] of cases.entries()) signal((children[i] as [asyncio.SubprocessTransport, Child])[0]);
+      for (const [i, [, expected]] of cases.entries()) {
+        const [transport, proto] = children[i] as [asyncio.SubprocessTransport, Child];
         yield proto.lost;
         assert.equal(transport.getReturncode(), expected);
         assert.throws(() => transport.sendSignal("SIGTERM"), asyncio.ProcessLookupError);
@@ -153,7 +162,7 @@ for (const style of STYLES) {
   });
 
   test(`${style}: close() kills a child that still runs`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const [transport, proto] = (yield exec("setInterval(() => {}, 1000)")) as [asyncio.SubprocessTransport, Child];
       transport.close();
       transport.close();
@@ -164,8 +173,39 @@ for (const style of STYLES) {
     });
   });
 
+  test(`${style}: cancelling subprocessExec before connectionMade kills the child and waits for it`, async () => {
+    await runChild(style, function* () {
+      const loop = asyncio.getRunningLoop();
+      let proto: Child | null = null;
+      const attempt = asyncio.ensureFuture(
+        loop.subprocessExec(
+          () => {
+            proto = new Child();
+            return proto;
+          },
+          NODE,
+          "-e",
+          "setInterval(() => {}, 1000)",
+        ),
+      );
+      yield asyncio.sleep(0);
+      assert.ok(proto !== null, "the child was started");
+      attempt.cancel();
+      let error: unknown = null;
+      try {
+        yield attempt;
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof asyncio.CancelledError, String(error));
+      const child = proto as unknown as Child;
+      assert.equal(child.events.at(-1), "lost", "the transport had finished when the cancellation came through");
+      assert.equal(child.transport?.getReturncode(), -9);
+    });
+  });
+
   test(`${style}: a program that does not exist: FileNotFoundError naming it, raised by subprocessExec`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const missing = "/nonexistent/asyncio-ts-no-such-program";
       let made = false;
       let error: unknown = null;
@@ -193,7 +233,7 @@ for (const style of STYLES) {
   });
 
   test(`${style}: stderr=STDOUT merges both into fd 1, in the order written`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const script = "const fs = require('fs'); fs.writeSync(1, 'a'); fs.writeSync(2, 'b'); fs.writeSync(1, 'c')";
       const [transport, proto] = (yield exec(script, { stderr: asyncio.STDOUT })) as [asyncio.SubprocessTransport, Child];
       assert.equal(transport.getPipeTransport(2), null);
@@ -208,7 +248,7 @@ for (const style of STYLES) {
   });
 
   test(`${style}: DEVNULL, a file descriptor, inherited stdio; a shell command`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const file = tmpFile("out.txt");
       const fd = fs.openSync(file, "w");
       try {
@@ -243,7 +283,7 @@ for (const style of STYLES) {
   });
 
   test(`${style}: cwd, env, passFds and startNewSession reach the child`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const dir = fs.realpathSync(os.tmpdir());
       const file = tmpFile("passed.txt");
       const fd = fs.openSync(file, "w");
@@ -277,7 +317,7 @@ for (const style of STYLES) {
   });
 
   test(`${style}: bad options: ValueError for bufsize, STDOUT outside stderr, a bad descriptor; TypeError for arguments`, async () => {
-    await runIo(style, function* () {
+    await runChild(style, function* () {
       const loop = asyncio.getRunningLoop();
       const attempts: [() => asyncio.Awaitable<unknown>, new (...a: never[]) => Error][] = [
         [() => exec("", { bufsize: 1 }), asyncio.ValueError],

@@ -16,7 +16,8 @@
  * `stderr: STDOUT` with `stdout: PIPE` needs one pipe on both descriptors
  * of the child; Node's `spawn` cannot share its own pipes, so the
  * transport makes a connected pair of Unix sockets (what libuv's pipes
- * are) and gives the child one end as fd 1 and 2.
+ * are, through a short-lived listening socket) and gives the child one
+ * end as fd 1 and 2.
  */
 import type { ChildProcess, StdioOptions } from "node:child_process";
 import { spawn } from "node:child_process";
@@ -307,9 +308,14 @@ function stdioEntry(value: number | null | undefined, name: string): StdioEntry 
   return value;
 }
 
-/** A connected pair of Unix stream sockets, through a short-lived server in the temporary directory. */
+/**
+ * A connected pair of Unix stream sockets, through a short-lived server
+ * (in Linux's abstract namespace, else in the temporary directory).
+ */
 function* socketPair(loop: AbstractEventLoop): Generator<unknown, [net.Socket, net.Socket]> {
-  const where = path.join(os.tmpdir(), `asyncio-ts-${process.pid}-${randomBytes(6).toString("hex")}.sock`);
+  const name = `asyncio-ts-${process.pid}-${randomBytes(6).toString("hex")}.sock`;
+  const abstract = process.platform === "linux";
+  const where = abstract ? `\0${name}` : path.join(os.tmpdir(), name);
   const server = net.createServer({ allowHalfOpen: true });
   const accepted = loop.createFuture<net.Socket>();
   const fail = (error: Error): void => {
@@ -335,7 +341,7 @@ function* socketPair(loop: AbstractEventLoop): Generator<unknown, [net.Socket, n
     throw error;
   } finally {
     server.close();
-    fs.rm(where, { force: true }, () => {});
+    if (!abstract) fs.rm(where, { force: true }, () => {});
   }
 }
 

@@ -199,7 +199,9 @@ export class UDPTransport extends DatagramTransport {
     this._bufferSize -= size;
     this._pending--;
     if (this._connLost > 0) return;
-    this._schedule(this._afterSend, error ? (osErrorFrom(error) as Error) : null);
+    // Most sends need nothing afterwards: no handle for them.
+    if (error || this._flow.paused || this._closing)
+      this._schedule(this._afterSend, error ? (osErrorFrom(error) as Error) : null);
   }
 
   /** In the loop, after a send callback: the error, flow control, and the end of a close() that waited. */
