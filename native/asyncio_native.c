@@ -743,7 +743,10 @@ static napi_value js_poll_new(napi_env env, napi_callback_info info) {
   CHECK(napi_get_uv_event_loop(env, &loop));
   watcher_t *w = (watcher_t *)calloc(1, sizeof(watcher_t));
   if (w == NULL) return throw_errno(env, ENOMEM, "uv_poll_init");
+  /* uv_poll_init makes the descriptor non-blocking; Python's add_reader leaves its mode alone (a tty may be shared). */
+  int flags = fcntl(fd, F_GETFL);
   int rc = uv_poll_init(loop, &w->handle, fd);
+  if (rc == 0 && flags >= 0 && (flags & O_NONBLOCK) == 0) fcntl(fd, F_SETFL, flags);
   if (rc < 0) {
     free(w);
     return throw_errno(env, -rc, "uv_poll_init");

@@ -8,8 +8,10 @@
  * leaked (counted in /proc/self/fd).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -19,6 +21,10 @@ import type { Script, Style } from "./sync_helpers.js";
 import { coro, STYLES } from "./sync_helpers.js";
 
 const { socket } = asyncio;
+/** The addon's own view of a descriptor (internal, not part of the public API). */
+const { addon } = (await import(new URL("../../dist/node/addon.js", import.meta.url).href)) as {
+  addon(): { getblocking(fd: number): boolean };
+};
 type Socket = asyncio.socket.Socket;
 
 /** Runs `script` on a real `EventLoop`; a loop still running after 10 s is stopped, failing the test. */
@@ -100,6 +106,33 @@ for (const style of STYLES) {
         closeAll(rsock, wsock);
       }));
 
+    test("the seeds' example: register an open socket to wait for data using a protocol", () =>
+      runReal(style, function* () {
+        const [rsock, wsock] = socket.socketpair();
+        const received: string[] = [];
+        const lost = loop().createFuture<void>();
+        class MyProtocol extends asyncio.Protocol {
+          transport: asyncio.BaseTransport | null = null;
+          override connectionMade(transport: asyncio.BaseTransport): void {
+            this.transport = transport;
+          }
+          override dataReceived(data: Buffer): void {
+            received.push(data.toString());
+            this.transport?.close();
+          }
+          override connectionLost(): void {
+            lost.setResult();
+          }
+        }
+        yield loop().connectAcceptedSocket(() => new MyProtocol(), rsock);
+        assert.equal(rsock.fileno(), -1, "the transport owns the descriptor now");
+        loop().callSoon(() => wsock.send(Buffer.from("abc")));
+        yield lost;
+        assert.deepEqual(received, ["abc"]);
+        rsock.close();
+        wsock.close();
+      }));
+
     test("addWriter fires while writable; removeWriter stops it; a reader and a writer share a descriptor", () =>
       runReal(style, function* () {
         const [a, b] = pair();
@@ -140,6 +173,54 @@ for (const style of STYLES) {
         assert.deepEqual(seen, ["new"]);
         assert.throws(() => loop().addReader(-1, () => {}), asyncio.ValueError);
         assert.throws(() => loop().addReader({ fileno: () => "x" } as unknown as number, () => {}), asyncio.ValueError);
+        closeAll(a, b);
+      }));
+
+    test("any descriptor: a named pipe (FIFO) is watched the same way", () =>
+      runReal(style, function* () {
+        const dir = mkdtempSync(join(tmpdir(), "asyncio-ts-fifo-"));
+        const path = join(dir, "fifo");
+        execFileSync("mkfifo", [path]);
+        const rfd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+        const wfd = openSync(path, constants.O_WRONLY);
+        const done = loop().createFuture<string>();
+        loop().addReader(rfd, () => {
+          loop().removeReader(rfd);
+          const buf = Buffer.alloc(10);
+          done.setResult(buf.subarray(0, readSync(rfd, buf)).toString());
+        });
+        loop().callSoon(() => writeSync(wfd, "fifo"));
+        assert.equal(yield done, "fifo");
+        closeSync(rfd);
+        closeSync(wfd);
+        rmSync(dir, { recursive: true });
+      }));
+
+    test("a descriptor Node already watches (a net.Socket's) is refused with a clear RuntimeError", () =>
+      runReal(style, function* () {
+        const [a, b] = socket.socketpair();
+        const fd = a.detach();
+        const stream = new net.Socket({ fd, readable: true, writable: true });
+        stream.resume();
+        yield asyncio.sleep(0.01);
+        assert.throws(
+          () => loop().addReader(fd, () => {}),
+          (error: unknown) =>
+            error instanceof asyncio.RuntimeError && /already watched by Node itself/.test((error as Error).message),
+        );
+        stream.destroy();
+        b.close();
+        yield asyncio.sleep(0.01);
+      }));
+
+    test("watching a descriptor leaves its blocking mode alone", () =>
+      runReal(style, function* () {
+        const [a, b] = socket.socketpair();
+        const native = addon();
+        loop().addReader(a, () => {});
+        assert.equal(native.getblocking(a.fileno()), true, "still blocking, as Python's add_reader leaves it");
+        loop().removeReader(a);
+        yield asyncio.sleep(0);
         closeAll(a, b);
       }));
 

@@ -49,6 +49,7 @@ function pythonServer(loop: "asyncio" | "uvloop", api: "protocol" | "streams" = 
 export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
   { key: "net", label: "Node net (no loop)", command: nodeServer("net") },
   { key: "protocol", label: "asyncio-ts Protocol", command: nodeServer("protocol") },
+  { key: "sock", label: "asyncio-ts sock* (raw sockets)", command: nodeServer("sock") },
   { key: "cpython-asyncio", label: "CPython asyncio Protocol", command: pythonServer("asyncio") },
   { key: "cpython-uvloop", label: "CPython uvloop Protocol", command: pythonServer("uvloop") },
   { key: "streams", label: "asyncio-ts streams (async function)", command: nodeServer("streams") },

@@ -56,6 +56,21 @@ function streamsServer(handler: asyncio.ClientConnectedCallback): () => Promise<
     });
 }
 
+/** Echoes on one accepted raw socket with the loop's sock* methods until the peer closes. */
+async function sockEcho(loop: asyncio.AbstractEventLoop, conn: asyncio.socket.Socket): Promise<void> {
+  try {
+    for (;;) {
+      const data = await loop.sockRecv(conn, 256 * 1024);
+      if (data.length === 0) break;
+      await loop.sockSendall(conn, data);
+    }
+  } catch {
+    // A reset by the client ends this connection only.
+  } finally {
+    conn.close();
+  }
+}
+
 function announce(port: number): void {
   process.stdout.write(`PORT ${port}\n`);
 }
@@ -74,6 +89,25 @@ export const ECHO_SERVERS: Record<string, () => Promise<void>> = {
   streams: streamsServer(streamsEcho),
   /** The same with a generator coroutine. */
   "streams-generator": streamsServer(streamsEchoGenerator),
+}
+
+  /** asyncio-ts: sockAccept / sockRecv / sockSendall on raw non-blocking sockets (the native addon), one task per connection. */
+  sock: () =>
+    asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      const { socket } = asyncio;
+      const listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM);
+      listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);
+      listener.bind(["127.0.0.1", 0]);
+      listener.listen(128);
+      listener.setblocking(false);
+      announce((listener.getsockname() as [string, number])[1]);
+      for (;;) {
+        const [conn] = (await loop.sockAccept(listener)) as [asyncio.socket.Socket, asyncio.Address];
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1);
+        asyncio.createTask(() => sockEcho(loop, conn));
+      }
+    }),
   /** Plain Node: net.createServer, 'data' -> write, no loop. */
   net: () =>
     new Promise<void>(() => {

@@ -19,7 +19,7 @@
 import type { BaseEventLoop } from "../base_events.js";
 import type { Callback, Runnable } from "../events.js";
 import { Handle } from "../events.js";
-import { RuntimeError, ValueError } from "../exceptions.js";
+import { FileExistsError, RuntimeError, ValueError } from "../exceptions.js";
 import type { Watcher } from "./addon.js";
 import { addon, sys } from "./addon.js";
 
@@ -46,6 +46,14 @@ const watchedFds = new Map<number, FdEntry>();
 class FdEntry implements Runnable {
   reader: Handle | null = null;
   writer: Handle | null = null;
+  /**
+   * Kept, idle, once its reader and writer are gone: the descriptor belongs
+   * to a `socket.Socket` that the loop's sock* methods wait on again and
+   * again, and `Socket.close()`/`detach()` releases the watcher
+   * (`releaseDescriptor`). Making a uv_poll_t per wait cost more than the
+   * receive itself.
+   */
+  keep = false;
   /** Whether the entry waits in the loop's ready queue (a report arrived since it last ran). */
   private _queued = false;
   /** The libuv events reported since the entry last ran (`-1`: an error, which wakes both sides). */
@@ -55,12 +63,27 @@ class FdEntry implements Runnable {
   private readonly _watcher: Watcher;
   /** The watcher was released; a queued run does nothing. */
   private _closed = false;
+  /**
+   * The mask libuv polls for now. For a kept entry it may be wider than
+   * the reader and writer need: narrowing is lazy, done when a report comes
+   * for a side nobody waits on. A socket that waits again before its next
+   * report (a request/response loop) then costs no epoll_ctl at all.
+   */
+  private _polling = 0;
 
   constructor(
     readonly fd: number,
     readonly loop: BaseEventLoop,
   ) {
-    this._watcher = sys(() => addon().pollNew(fd, (status, events) => this._onPoll(status, events)));
+    try {
+      this._watcher = sys(() => addon().pollNew(fd, (status, events) => this._onPoll(status, events)));
+    } catch (error) {
+      if (!(error instanceof FileExistsError)) throw error;
+      // libuv allows one watcher per descriptor: a Node stream (net.Socket, a pipe, a tty) already has this one.
+      throw new RuntimeError(`File descriptor ${fd} is already watched by Node itself (a net.Socket or stream on it)`, {
+        cause: error,
+      });
+    }
   }
 
   /** The libuv mask this entry polls for now. */
@@ -73,7 +96,15 @@ class FdEntry implements Runnable {
 
   /** Starts, changes or stops polling after the reader or writer changed. */
   update(): void {
-    if (!this._paused) sys(() => addon().pollStart(this._watcher, this._mask()));
+    if (this._paused) return;
+    const wanted = this._mask();
+    if (wanted === this._polling || (this.keep && (wanted & ~this._polling) === 0)) return;
+    this._poll(wanted);
+  }
+
+  private _poll(mask: number): void {
+    sys(() => addon().pollStart(this._watcher, mask));
+    this._polling = mask;
   }
 
   close(): void {
@@ -87,6 +118,7 @@ class FdEntry implements Runnable {
     const loop = this.loop;
     if (!loop.isRunning()) {
       addon().pollStart(this._watcher, 0);
+      this._polling = 0;
       this._paused = true;
     }
     if (this._queued || loop.isClosed()) return;
@@ -111,6 +143,11 @@ class FdEntry implements Runnable {
     const writable = (events & native.UV_WRITABLE) !== 0;
     if (readable) runOrDrop(this.reader, this, "reader");
     if (writable) runOrDrop(this.writer, this, "writer");
+    // A report for a side nobody waits on any more: stop polling for it now.
+    if (!this._closed && ((readable && this.reader === null) || (writable && this.writer === null))) {
+      const wanted = this._mask();
+      if (wanted !== this._polling) this._poll(wanted);
+    }
   }
 
   toString(): string {
@@ -155,12 +192,13 @@ export class FdWatch {
   }
 
   /** Watches `fd` for reading; returns the handle (CPython's `_add_reader`). */
-  addReader(fd: number, callback: Callback<unknown[]>, args: unknown[]): Handle {
-    return this._add(fd, callback, args, "reader");
+  addReader(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false): Handle {
+    return this._add(fd, callback, args, "reader", keep);
   }
 
-  addWriter(fd: number, callback: Callback<unknown[]>, args: unknown[]): Handle {
-    return this._add(fd, callback, args, "writer");
+  /** Watches `fd` for writing; `keep`: the descriptor is a `socket.Socket`'s (see `FdEntry.keep`). */
+  addWriter(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false): Handle {
+    return this._add(fd, callback, args, "writer", keep);
   }
 
   /** Stops watching `fd` for reading; true if it was watched. */
@@ -188,17 +226,18 @@ export class FdWatch {
     this._entries.clear();
   }
 
-  private _add(fd: number, callback: Callback<unknown[]>, args: unknown[], side: "reader" | "writer"): Handle {
+  private _add(fd: number, callback: Callback<unknown[]>, args: unknown[], side: "reader" | "writer", keep: boolean): Handle {
     if (this._loop.isClosed()) throw new RuntimeError("Event loop is closed");
     const handle = new Handle(callback, args.length === 0 ? null : args, this._loop);
     const entry = this._entry(fd);
+    if (keep) entry.keep = true;
     const previous = entry[side];
     entry[side] = handle;
     try {
       entry.update();
     } catch (error) {
       entry[side] = previous;
-      if (entry.reader === null && entry.writer === null) this._drop(entry);
+      if (entry.reader === null && entry.writer === null && !entry.keep) this._drop(entry);
       throw error;
     }
     previous?.cancel();
@@ -211,7 +250,7 @@ export class FdWatch {
     if (entry === undefined) return false;
     const handle = entry[side];
     entry[side] = null;
-    if (entry.reader === null && entry.writer === null) this._drop(entry);
+    if (entry.reader === null && entry.writer === null && !entry.keep) this._drop(entry);
     else entry.update();
     if (handle === null) return false;
     handle.cancel();
@@ -233,9 +272,27 @@ export class FdWatch {
     return entry;
   }
 
+  /** Drops the entry of a descriptor that is being closed, whatever it waits for. */
+  _release(entry: FdEntry): void {
+    entry.reader?.cancel();
+    entry.writer?.cancel();
+    this._drop(entry);
+  }
+
   private _drop(entry: FdEntry): void {
     entry.close();
     this._entries.delete(entry.fd);
     watchedFds.delete(entry.fd);
   }
+}
+
+/**
+ * The descriptor `fd` is about to be closed or given away (`Socket.close()`,
+ * `Socket.detach()`): release its watcher, in whichever loop holds it, so
+ * that no watcher outlives its descriptor (a new descriptor may reuse the
+ * number).
+ */
+export function releaseDescriptor(fd: number): void {
+  const entry = watchedFds.get(fd);
+  if (entry !== undefined) FdWatch.of(entry.loop)._release(entry);
 }

@@ -23,7 +23,7 @@ import { AF_INET, AF_INET6, SO_ERROR, SOCK_STREAM, SOL_SOCKET } from "../socket_
 import type { NativeAddon } from "./addon.js";
 import { addon, errnoError, raiseErrno, sys } from "./addon.js";
 import { FdWatch } from "./fd_watch.js";
-import { addressText, Socket, shrink } from "./socket.js";
+import { addressText, receiveBuffer, received, Socket } from "./socket.js";
 
 /** CPython's `SENDFILE_FALLBACK_READBUFFER_SIZE`. */
 const FALLBACK_READ_SIZE = 256 * 1024;
@@ -60,14 +60,20 @@ function retry<T>(fut: Future<T>, attempt: Attempt<T>): void {
 /**
  * Runs `attempt` now; if it leaves `fut` pending, again whenever `fd` is
  * ready on `side`, until `fut` is done (by the attempt, or cancelled), which
- * removes the watch (CPython's `_sock_read_done`/`_sock_write_done`).
+ * removes the watch (CPython's `_sock_read_done`/`_sock_write_done`). The
+ * handle holds `sock`, so that a socket waited on is not collected (and
+ * closed) while the operation is pending.
  */
-function untilDone<T>(loop: BaseEventLoop, fd: number, side: Side, fut: Future<T>, attempt: Attempt<T>): Future<T> {
+function untilDone<T>(loop: BaseEventLoop, sock: Socket, side: Side, fut: Future<T>, attempt: Attempt<T>): Future<T> {
   retry(fut, attempt);
   if (fut.done()) return fut;
+  const fd = sock.fileno();
   const watch = FdWatch.of(loop);
   const again = retry as Callback<unknown[]>;
-  const handle = side === "reader" ? watch.addReader(fd, again, [fut, attempt]) : watch.addWriter(fd, again, [fut, attempt]);
+  const handle =
+    side === "reader"
+      ? watch.addReader(fd, again, [fut, attempt, sock], true)
+      : watch.addWriter(fd, again, [fut, attempt, sock], true);
   fut.addDoneCallback(() => {
     if (handle.cancelled()) return;
     if (side === "reader") watch.removeReader(fd);
@@ -94,10 +100,10 @@ export function sockRecv(loop: BaseEventLoop, sock: SocketLike, nbytes: number):
   }
   const native = addon();
   const fd = s.fileno();
-  return untilDone(loop, fd, "reader", loop.createFuture<Buffer>(), (fut) => {
-    const buf = Buffer.allocUnsafe(nbytes);
+  return untilDone(loop, s, "reader", loop.createFuture<Buffer>(), (fut) => {
+    const buf = receiveBuffer(nbytes);
     const n = native.recv(fd, buf, 0, nbytes, 0);
-    if (n >= 0) fut.setResult(shrink(buf, n));
+    if (n >= 0) fut.setResult(received(buf, n));
     else if (!mustWait(native, n)) raiseErrno(n, "recv");
   });
 }
@@ -113,7 +119,7 @@ export function sockRecvInto(loop: BaseEventLoop, sock: SocketLike, buf: Uint8Ar
   }
   const native = addon();
   const fd = s.fileno();
-  return untilDone(loop, fd, "reader", loop.createFuture<number>(), (fut) => {
+  return untilDone(loop, s, "reader", loop.createFuture<number>(), (fut) => {
     const n = native.recv(fd, buf, 0, buf.length, 0);
     if (n >= 0) fut.setResult(n);
     else if (!mustWait(native, n)) raiseErrno(n, "recv");
@@ -131,10 +137,10 @@ export function sockRecvfrom(loop: BaseEventLoop, sock: SocketLike, bufsize: num
   }
   const native = addon();
   const fd = s.fileno();
-  return untilDone(loop, fd, "reader", loop.createFuture<[Buffer, Address]>(), (fut) => {
-    const buf = Buffer.allocUnsafe(bufsize);
+  return untilDone(loop, s, "reader", loop.createFuture<[Buffer, Address]>(), (fut) => {
+    const buf = receiveBuffer(bufsize);
     const result = native.recvfrom(fd, buf, 0, bufsize, 0);
-    if (typeof result !== "number") fut.setResult([shrink(buf, result[0]), result[1] as Address]);
+    if (typeof result !== "number") fut.setResult([received(buf, result[0]), result[1] as Address]);
     else if (!mustWait(native, result)) raiseErrno(result, "recvfrom");
   });
 }
@@ -160,7 +166,7 @@ export function sockRecvfromInto(
   }
   const native = addon();
   const fd = s.fileno();
-  return untilDone(loop, fd, "reader", loop.createFuture<[number, Address]>(), (fut) => {
+  return untilDone(loop, s, "reader", loop.createFuture<[number, Address]>(), (fut) => {
     const result = native.recvfrom(fd, buf, 0, length, 0);
     if (typeof result !== "number") fut.setResult(result as [number, Address]);
     else if (!mustWait(native, result)) raiseErrno(result, "recvfrom");
@@ -183,7 +189,7 @@ export function sockSendall(loop: BaseEventLoop, sock: SocketLike, data: Uint8Ar
   const native = addon();
   const fd = s.fileno();
   let sent = 0;
-  return untilDone(loop, fd, "writer", loop.createFuture<void>(), (fut) => {
+  return untilDone(loop, s, "writer", loop.createFuture<void>(), (fut) => {
     while (sent < data.length) {
       const n = native.send(fd, data, sent, data.length - sent, 0);
       if (n < 0) {
@@ -207,7 +213,7 @@ export function sockSendto(loop: BaseEventLoop, sock: SocketLike, data: Uint8Arr
   const native = addon();
   const fd = s.fileno();
   const family = s.family;
-  return untilDone(loop, fd, "writer", loop.createFuture<number>(), (fut) => {
+  return untilDone(loop, s, "writer", loop.createFuture<number>(), (fut) => {
     let n: number;
     try {
       n = native.sendto(fd, data, 0, data.length, 0, family, address);
@@ -229,7 +235,7 @@ export function sockAccept(loop: BaseEventLoop, sock: SocketLike): Awaitable<[So
   }
   const native = addon();
   const fd = s.fileno();
-  return untilDone(loop, fd, "reader", loop.createFuture<[Socket, Address]>(), (fut) => {
+  return untilDone(loop, s, "reader", loop.createFuture<[Socket, Address]>(), (fut) => {
     const result = native.accept(fd);
     if (typeof result === "number") {
       if (!mustWait(native, result)) raiseErrno(result, "accept");
@@ -278,7 +284,7 @@ function connectResolved(loop: BaseEventLoop, s: Socket, address: Address): Futu
   const fd = s.fileno();
   const fut = loop.createFuture<void>();
   let started = false;
-  return untilDone(loop, fd, "writer", fut, () => {
+  return untilDone(loop, s, "writer", fut, () => {
     if (!started) {
       started = true;
       const result = native.connect(fd, s.family, address);
@@ -366,7 +372,7 @@ function sendfileNative(loop: BaseEventLoop, s: Socket, fileFd: number, offset: 
     if (fut.cancelled()) finish();
   });
   // One sendfile(2) per writable report, as CPython does, so a large file does not hold the loop.
-  return untilDone(loop, fd, "writer", fut, () => {
+  return untilDone(loop, s, "writer", fut, () => {
     const left = count === null ? blocksize : count - total;
     if (left <= 0) {
       finish();

@@ -29,6 +29,7 @@ import {
   SOL_SOCKET,
 } from "../socket_constants.js";
 import { addon, errnoError, raiseErrno, sys } from "./addon.js";
+import { releaseDescriptor } from "./fd_watch.js";
 
 export * from "../socket_constants.js";
 
@@ -39,6 +40,7 @@ const DEFAULT_BACKLOG = 128;
 
 /** Sockets dropped without `close()` release their descriptor when collected, as Python's do. */
 const leaked = new FinalizationRegistry<number>((fd) => {
+  releaseDescriptor(fd);
   try {
     addon().close(fd);
   } catch {
@@ -74,6 +76,18 @@ function checkBufsize(bufsize: number, method: string): void {
  * type, proto, fileno)` adopts an open descriptor (family, type and proto
  * are then read from it when omitted). Closed by `close()`, by `using`, or
  * when collected.
+ *
+ * @example
+ * ```ts
+ * const { socket } = asyncio;
+ * const [rsock, wsock] = socket.socketpair();
+ * rsock.setblocking(false);
+ * const loop = asyncio.getRunningLoop();
+ * loop.callSoon(() => wsock.send(Buffer.from("abc")));
+ * const data = await loop.sockRecv(rsock, 100); // <Buffer 61 62 63>
+ * rsock.close();
+ * wsock.close();
+ * ```
  */
 export class Socket {
   private _fd: number;
@@ -198,8 +212,8 @@ export class Socket {
   /** Receives up to `bufsize` bytes (an empty Buffer at end of stream). */
   recv(bufsize: number, flags = 0): Buffer {
     checkBufsize(bufsize, "recv");
-    const buf = Buffer.allocUnsafe(bufsize);
-    return shrink(buf, this.recvInto(buf, bufsize, flags));
+    const buf = receiveBuffer(bufsize);
+    return received(buf, this.recvInto(buf, bufsize, flags));
   }
 
   /** Receives into `buffer` (at most `nbytes`, default its length); returns the byte count. */
@@ -215,9 +229,9 @@ export class Socket {
   /** `[data, address]`; the address is `null` when the sender has none (an unbound Unix socket). */
   recvfrom(bufsize: number, flags = 0): [Buffer, Address | null] {
     checkBufsize(bufsize, "recvfrom");
-    const buf = Buffer.allocUnsafe(bufsize);
+    const buf = receiveBuffer(bufsize);
     const [n, address] = this.recvfromInto(buf, bufsize, flags);
-    return [shrink(buf, n), address];
+    return [received(buf, n), address];
   }
 
   /** `[nbytes, address]`, receiving into `buffer`. */
@@ -290,6 +304,7 @@ export class Socket {
     if (fd < 0) return;
     this._fd = -1;
     leaked.unregister(this);
+    releaseDescriptor(fd);
     sys(() => addon().close(fd));
   }
 
@@ -298,6 +313,7 @@ export class Socket {
     const fd = this._fd;
     this._fd = -1;
     leaked.unregister(this);
+    if (fd >= 0) releaseDescriptor(fd);
     return fd;
   }
 
@@ -355,10 +371,27 @@ export class Socket {
   }
 }
 
-/** `buf[0:n]`, copied when it would otherwise pin a much larger allocation. */
-export function shrink(buf: Buffer, n: number): Buffer {
-  if (n === buf.length) return buf;
-  return n < buf.length / 2 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n);
+/** Receives larger than this get a buffer of their own; smaller ones go through the shared scratch buffer. */
+const SCRATCH_MAX = 4 * 1024 * 1024;
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * Where a receive of up to `bufsize` bytes lands before `received()` copies
+ * out what came: a receive into a fresh `bufsize` buffer (the bench's
+ * 256 KiB for a 1 KiB message) made the garbage collector the main cost.
+ */
+export function receiveBuffer(bufsize: number): Buffer {
+  if (bufsize > SCRATCH_MAX) return Buffer.allocUnsafe(bufsize);
+  if (scratch.length < bufsize) scratch = Buffer.allocUnsafeSlow(bufsize);
+  return scratch;
+}
+
+/** The `n` bytes received into `buf` (from `receiveBuffer`), as a Buffer of exactly that size. */
+export function received(buf: Buffer, n: number): Buffer {
+  if (buf !== scratch) return n < buf.length / 2 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n);
+  const out = Buffer.allocUnsafe(n);
+  buf.copy(out, 0, 0, n);
+  return out;
 }
 
 /** A new socket: `socket(AF_INET6, SOCK_DGRAM)`. */

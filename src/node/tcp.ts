@@ -255,11 +255,17 @@ function adoptSocket(sock: SocketLike, what: string): net.Socket {
   if (typeof fileno !== "function") {
     throw new TypeError(`${what}: sock must be a net.Socket or have fileno(), not ${sock?.constructor?.name ?? typeof sock}`);
   }
-  // A socket of this package hands its descriptor over (detach): the transport owns and closes it, as
-  // CPython's transport owns the socket; otherwise its own close() or finalizer would close it a second time.
+  return new net.Socket({ fd: takeDescriptor(sock, fileno), allowHalfOpen: true, readable: true, writable: true });
+}
+
+/**
+ * The descriptor of a socket handed to Node, which owns it from then on: a
+ * `socket.Socket` gives it away (`detach()`), so that closing or collecting
+ * that object can never close the descriptor under Node's handle.
+ */
+function takeDescriptor(sock: SocketLike, fileno: () => number): number {
   const detach = (sock as { detach?: () => number }).detach;
-  const fd = typeof detach === "function" ? detach.call(sock) : fileno.call(sock);
-  return new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
+  return typeof detach === "function" ? detach.call(sock) : fileno.call(sock);
 }
 
 function* connected(loop: AbstractEventLoop, sock: net.Socket): Coroutine<void> {
@@ -527,7 +533,7 @@ function* adoptListener(loop: AbstractEventLoop, sock: SocketLike, backlog: numb
   if (typeof fileno !== "function") {
     throw new TypeError(`sock must be a listening net.Server or have fileno(), not ${sock?.constructor?.name ?? typeof sock}`);
   }
-  const fd = fileno.call(sock);
+  const fd = takeDescriptor(sock, fileno);
   return yield* nodeFuture<net.Server>(loop, (settle) => {
     const listener = newListener();
     listener.once("error", (error) => settle.reject(error));
