@@ -671,3 +671,92 @@ test("ssl option checks as in CPython (generator coroutine and async function)",
     }
   });
 });
+
+// ---- shutdown timeout, cancellation, ssl: true, accepted sockets --------------
+
+test("closing is cut after sslShutdownTimeout when the peer does not read: connectionLost gets TimeoutError (generator coroutine)", () =>
+  runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(
+      () =>
+        new (class extends asyncio.Protocol {
+          override connectionMade(transport: asyncio.Transport): void {
+            transport.pauseReading();
+          }
+        })(),
+      { host: "127.0.0.1", port: 0, ssl: serverContext() },
+    );
+    const [transport, proto] = yield* loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(server),
+      ssl: clientContext(),
+      sslShutdownTimeout: 0.3,
+    });
+    // More than the kernel's buffers hold: the close cannot flush while the server does not read.
+    transport.write(Buffer.alloc(32 * 1024 * 1024));
+    transport.close();
+    const error = yield* proto.done;
+    assert.ok(error instanceof asyncio.TimeoutError, String(error));
+    assert.equal(error.message, "SSL shutdown timed out");
+    server.close();
+    server.abortClients();
+    yield* server.waitClosed();
+  }));
+
+test("cancelling createConnection during the handshake closes the socket (async function)", () =>
+  runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const silent = await loop.createServer(() => new asyncio.Protocol(), { host: "127.0.0.1", port: 0 });
+    const task = loop.createTask(() =>
+      loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(silent), ssl: clientContext() }),
+    );
+    await asyncio.sleep(0.05);
+    task.cancel();
+    await assert.rejects(Promise.resolve(task), asyncio.CancelledError);
+    silent.close();
+    silent.abortClients();
+    await silent.waitClosed();
+  }));
+
+test("ssl: true verifies with the system's trust store; connectAcceptedSocket with ssl serves TLS (generator coroutine and async function)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+    // The test CA is not in the system's store; "" turns the host-name check off, the chain is still verified.
+    let error: unknown = null;
+    try {
+      yield* loop.createConnection(() => new Collector(), {
+        host: "127.0.0.1",
+        port: portOf(server),
+        ssl: true,
+        serverHostname: "",
+      });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(isUnknownCa(error), String(error));
+    server.close();
+    yield* server.waitClosed();
+  });
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const accepted = loop.createFuture<net.Socket>();
+    const listener = net.createServer({ pauseOnConnect: true }, (sock) => accepted.setResult(sock));
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    const port = (listener.address() as net.AddressInfo).port;
+    const client = loop.createTask(() =>
+      loop.createConnection(() => new Collector(), { host: "127.0.0.1", port, ssl: clientContext() }),
+    );
+    const sock = await accepted;
+    listener.close();
+    const [serverTransport] = await loop.connectAcceptedSocket(() => new EchoProtocol(), sock, { ssl: serverContext() });
+    assert.equal(serverTransport.getExtraInfo<asyncio.ssl.SSLObject>("ssl_object")!.serverSide, true);
+    const [transport, proto] = await client;
+    transport.write(Buffer.from("accepted"));
+    await proto.until(8);
+    assert.equal(proto.received.toString(), "accepted");
+    assert.match(inspect(transport.getExtraInfo("ssl_object")), /^<SSLObject client TLSv1\.3/);
+    transport.close();
+    await proto.done;
+  });
+});
