@@ -452,6 +452,55 @@ test("startTls after a plaintext greeting, client and server side (async functio
     await server.waitClosed();
   }));
 
+/** Answers "STARTTLS" with "GO AHEAD", stops reading, and upgrades only later: the ClientHello waits in the socket meanwhile. */
+class LateStartTlsServer extends asyncio.Protocol {
+  transport: asyncio.Transport | null = null;
+  constructor(private readonly ctx: asyncio.ssl.SSLContext) {
+    super();
+  }
+  override connectionMade(transport: asyncio.Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Buffer): void {
+    if (this.transport!.getExtraInfo("sslcontext") !== null) {
+      this.transport!.write(data);
+      return;
+    }
+    assert.equal(data.toString(), "STARTTLS\n");
+    this.transport!.pauseReading();
+    this.transport!.write(Buffer.from("GO AHEAD\n"));
+    const loop = asyncio.getRunningLoop();
+    loop.createTask(async () => {
+      await asyncio.sleep(0.1);
+      this.transport = await loop.startTls(this.transport!, this, this.ctx, { serverSide: true });
+    });
+  }
+}
+
+test("startTls reads what arrived before it was called (generator coroutine and async function)", async () => {
+  const body = function* (): asyncio.Coroutine<void> {
+    const loop = asyncio.getRunningLoop();
+    const serverCtx = serverContext();
+    const server = yield* loop.createServer(() => new LateStartTlsServer(serverCtx), { host: "127.0.0.1", port: 0 });
+    const [plain, proto] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    plain.write(Buffer.from("STARTTLS\n"));
+    yield* proto.until(9);
+    // The ClientHello goes out now, while the server is not reading.
+    const secure = yield* loop.startTls(plain, proto, clientContext(), { serverHostname: "localhost" });
+    secure.write(Buffer.from("late"));
+    yield* proto.until(13);
+    assert.equal(proto.received.subarray(9).toString(), "late");
+    secure.close();
+    yield* proto.done;
+    server.close();
+    yield* server.waitClosed();
+  };
+  await runNet(body);
+  await runNet(async () => {
+    await asyncio.coroutine(body)();
+  });
+});
+
 test("startTls checks its arguments (generator coroutine and async function)", async () => {
   await runNet(function* () {
     const loop = asyncio.getRunningLoop();
