@@ -258,4 +258,22 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
       assert.ok(measurement.ms > 0);
     }
   });
+
+  test("--only echo runs the echo servers under one client load and prints req/s", async () => {
+    const { code, stdout, stderr } = await runCli(["bench", "--scale", "0.01", "--only", "echo", "--json", "--no-python"]);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as {
+      echo: { server: string; size: number; requestsPerSecond: number | null; note?: string }[];
+    };
+    for (const server of ["net", "protocol"]) {
+      for (const size of [1024, 65536]) {
+        const result = report.echo.find((r) => r.server === server && r.size === size);
+        assert.ok(
+          result !== undefined && result.requestsPerSecond !== null && result.requestsPerSecond > 0,
+          JSON.stringify(result),
+        );
+      }
+    }
+    assert.equal(report.echo.find((r) => r.server === "cpython-asyncio")?.note, "--no-python");
+  });
 });

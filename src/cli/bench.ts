@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { type EchoBenchOptions, runEchoBench } from "./bench_echo.js";
 import type { WorkerReport } from "./bench_worker.js";
 import type { Target, Variant, Workload } from "./bench_workloads.js";
 import { scaled, WORKLOADS } from "./bench_workloads.js";
@@ -76,17 +77,29 @@ interface TargetCheck {
 const WORKER = fileURLToPath(new URL("./bench_worker.js", import.meta.url));
 const CORE_BENCH = packageFile("bench/python/core_bench.py");
 const EXIT_NO_UVLOOP = 3;
+/** The name of the echo benchmark's section for `--only`. */
+const ECHO = "echo";
 
 /** Runs the benchmarks; resolves with the exit status. */
 export async function runBench(options: BenchOptions): Promise<number> {
-  const unknown = options.only.filter((name) => !WORKLOADS.some((w) => w.name === name));
+  // The echo benchmark (bench_echo.ts) is a section of its own: real sockets, server and client processes.
+  const echo = options.only.length === 0 || options.only.includes(ECHO);
+  if (options.only.length > 0 && options.only.every((name) => name === ECHO)) {
+    await runEchoBench(echoOptions(options));
+    return 0;
+  }
+  const unknown = options.only.filter((name) => name !== ECHO && !WORKLOADS.some((w) => w.name === name));
   if (unknown.length > 0) {
     process.stderr.write(
-      `asyncio-ts bench: unknown workload(s): ${unknown.join(", ")} (known: ${WORKLOADS.map((w) => w.name).join(", ")})\n`,
+      `asyncio-ts bench: unknown workload(s): ${unknown.join(", ")} (known: ${[...WORKLOADS.map((w) => w.name), ECHO].join(", ")})\n`,
     );
     return 2;
   }
   const workloads = options.only.length === 0 ? WORKLOADS : WORKLOADS.filter((w) => options.only.includes(w.name));
+  if (workloads.length === 0 && echo) {
+    await runEchoBench(echoOptions(options));
+    return 0;
+  }
   const loadAtStart = loadavg()[0] as number;
   const results: Record<string, Record<string, VariantResult>> = {};
   for (const workload of workloads) {
@@ -101,11 +114,20 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const targets = checkTargets(workloads, results, cpython);
   const load = { start: loadAtStart, end: loadavg()[0] as number };
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(jsonReport(options, results, cpython, targets, load), null, 2)}\n`);
+    const report = jsonReport(options, results, cpython, targets, load);
+    const echoResults = echo ? await runEchoBench({ ...echoOptions(options), print: false }) : undefined;
+    process.stdout.write(
+      `${JSON.stringify(echoResults === undefined ? report : Object.assign({}, report, { echo: echoResults }), null, 2)}\n`,
+    );
   } else {
     process.stdout.write(renderReport(options, workloads, results, cpython, targets, load));
+    if (echo) await runEchoBench(echoOptions(options));
   }
   return 0;
+}
+
+function echoOptions(options: BenchOptions): EchoBenchOptions {
+  return { scale: options.scale, json: options.json, repeat: options.repeat, python: options.python };
 }
 
 function progress(message: string): void {

@@ -24,6 +24,7 @@
 import type net from "node:net";
 import { type Context, copyContext } from "../contextvars.js";
 import type { AbstractEventLoop } from "../events.js";
+import { Handle } from "../events.js";
 import { OSError, osErrorFrom, RuntimeError } from "../exceptions.js";
 import type { Future } from "../futures.js";
 import { logger } from "../log.js";
@@ -111,6 +112,7 @@ export class SocketTransport extends FlowControlTransport {
   private _connLost = 0;
   private _error: Error | null = null;
   private _fd: number;
+  private _drainHandle: Handle | null = null;
   /** TLS hooks (see `SocketTransportOptions`). */
   private readonly _callConnectionMade: boolean;
   private readonly _mapError: (error: unknown) => unknown;
@@ -175,7 +177,9 @@ export class SocketTransport extends FlowControlTransport {
       return;
     }
     this._drainScheduled = true;
-    this._loop._callSoonInContext(this._context, this._drain, null);
+    // One Handle per transport, queued again each time: no allocation per chunk received.
+    this._drainHandle ??= new Handle(this._drain, null, this._loop, this._context);
+    this._loop._scheduleReady(this._drainHandle);
   }
 
   // ---- delivery, inside loop iterations ---------------------------------

@@ -1,0 +1,271 @@
+/**
+ * The echo benchmark of `asyncio-ts bench` (the `echo` section, alone with
+ * `--only echo`): every server of `ECHO_SERVER_REGISTRY` runs in a process
+ * of its own and gets the same load from a separate client process
+ * (`bench_echo_client.ts`): many concurrent connections doing request /
+ * response round trips of 1 KiB and of 64 KiB, for a fixed time. Prints
+ * requests per second and the ratio of each server to Node's plain `net`.
+ *
+ * The registry is the one place to add a server: a streams server, a
+ * sock* server, CPython's asyncio and uvloop (bench/python/echo_server.py,
+ * when a python3 is found) each are one entry.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { packageFile } from "./package_info.js";
+
+/** One server of the benchmark. */
+export interface EchoServerEntry {
+  /** Short name (`--only echo` runs them all). */
+  key: string;
+  /** What the table shows. */
+  label: string;
+  /** The command that starts it: it must print `PORT <n>` once listening; or why it is not available here. */
+  command(options: EchoBenchOptions): { file: string; args: string[] } | { unavailable: string };
+}
+
+const SERVER = fileURLToPath(new URL("./bench_echo_server.js", import.meta.url));
+const CLIENT = fileURLToPath(new URL("./bench_echo_client.js", import.meta.url));
+const PY_SERVER = packageFile("bench/python/echo_server.py");
+
+function nodeServer(kind: string): () => { file: string; args: string[] } {
+  return () => ({ file: process.execPath, args: [SERVER, kind] });
+}
+
+function pythonServer(loop: "asyncio" | "uvloop"): EchoServerEntry["command"] {
+  return (options) => {
+    if (options.python === null) return { unavailable: "--no-python" };
+    const python = options.python ?? "python3";
+    if (!existsSync(PY_SERVER)) return { unavailable: `${PY_SERVER} is missing` };
+    const probe = spawnSync(python, ["-c", loop === "uvloop" ? "import uvloop" : "import asyncio"], { timeout: 30_000 });
+    if (probe.error !== undefined) return { unavailable: `no ${python} found` };
+    if (probe.status !== 0) return { unavailable: `${loop} is not importable in ${python}` };
+    return { file: python, args: [PY_SERVER, loop] };
+  };
+}
+
+/** The servers measured, in table order; the first is the baseline of the ratios. */
+export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
+  { key: "net", label: "Node net (no loop)", command: nodeServer("net") },
+  { key: "protocol", label: "asyncio-ts Protocol", command: nodeServer("protocol") },
+  { key: "cpython-asyncio", label: "CPython asyncio Protocol", command: pythonServer("asyncio") },
+  { key: "cpython-uvloop", label: "CPython uvloop Protocol", command: pythonServer("uvloop") },
+];
+
+/** One load of the benchmark. */
+interface EchoLoad {
+  size: number;
+  connections: number;
+  seconds: number;
+}
+
+/** The loads: small messages (per-request overhead) and large ones (throughput), scaled in time. */
+export function echoLoads(scale: number): EchoLoad[] {
+  const seconds = Math.max(0.5, 2 * scale);
+  return [
+    { size: 1024, connections: 64, seconds },
+    { size: 64 * 1024, connections: 16, seconds },
+  ];
+}
+
+/** One server's outcome under one load. */
+export interface EchoResult {
+  server: string;
+  label: string;
+  size: number;
+  connections: number;
+  requestsPerSecond: number | null;
+  /** The server's CPU time per request (µs): unlike req/s, it does not depend on what else the machine runs. */
+  serverCpuMicros?: number | null;
+  note?: string;
+}
+
+function startServer(file: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (data: Buffer) => {
+      out += data.toString();
+      const match = /PORT (\d+)/.exec(out);
+      if (match !== null) resolve({ child, port: Number(match[1]) });
+    });
+    child.stderr?.on("data", (data: Buffer) => {
+      err += data.toString();
+    });
+    child.on("exit", (code) => reject(new Error(`${file} ${args.join(" ")} exited with ${code} before listening:\n${err}`)));
+    child.on("error", reject);
+  });
+}
+
+/** A process's CPU time (user + system) in seconds, from /proc (Linux); `null` where it cannot be read. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ. */
+const CLOCK_TICKS = 100;
+
+interface ClientOutcome {
+  requests: number;
+  seconds: number;
+  /** The server's CPU seconds during the measured window. */
+  serverCpu: number | null;
+}
+
+function runClient(port: number, load: EchoLoad, serverPid: number | undefined): Promise<ClientOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [CLIENT, String(port), String(load.size), String(load.connections), String(load.seconds)],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    let err = "";
+    let cpuStart: number | null = null;
+    let cpuStop: number | null = null;
+    child.stdout.on("data", (data: Buffer) => {
+      out += data.toString();
+      if (cpuStart === null && out.includes("START\n")) cpuStart = cpuSeconds(serverPid);
+      if (cpuStop === null && out.includes("STOP\n")) cpuStop = cpuSeconds(serverPid);
+    });
+    child.stderr.on("data", (data: Buffer) => {
+      err += data.toString();
+    });
+    child.on("exit", (code) => {
+      if (code !== 0) {
+        reject(new Error(`the echo client failed (${code}):\n${err}`));
+        return;
+      }
+      const report = JSON.parse(out.slice(out.indexOf("{"))) as { requests: number; seconds: number };
+      const serverCpu = cpuStart !== null && cpuStop !== null ? cpuStop - cpuStart : null;
+      resolve({ ...report, serverCpu });
+    });
+  });
+}
+
+function stopServer(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve();
+      return;
+    }
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+async function measure(entry: EchoServerEntry, load: EchoLoad, options: EchoBenchOptions): Promise<EchoResult> {
+  const base = { server: entry.key, label: entry.label, size: load.size, connections: load.connections };
+  const command = entry.command(options);
+  if ("unavailable" in command) return { ...base, requestsPerSecond: null, note: command.unavailable };
+  const { child, port } = await startServer(command.file, command.args);
+  try {
+    const { requests, seconds, serverCpu } = await runClient(port, load, child.pid);
+    const cpuPerRequest = serverCpu === null || requests === 0 ? null : (serverCpu / requests) * 1e6;
+    return { ...base, requestsPerSecond: requests / seconds, serverCpuMicros: cpuPerRequest };
+  } finally {
+    await stopServer(child);
+  }
+}
+
+/** Options of the echo benchmark (the `bench` command's). */
+export interface EchoBenchOptions {
+  scale: number;
+  json: boolean;
+  /** Rounds over all servers, interleaved (so that a change in the machine's load hits every server alike); medians are shown. */
+  repeat?: number;
+  /** Server keys to run; empty: all of the registry. */
+  servers?: string[];
+  /** The Python interpreter for the CPython servers; `undefined`: python3; `null`: none. */
+  python?: string | null | undefined;
+  /** Print the table or JSON (default `true`); `false` only returns the results. */
+  print?: boolean;
+}
+
+/** Runs every server against each load and prints the table (or JSON). */
+export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResult[]> {
+  const entries = ECHO_SERVER_REGISTRY.filter((e) => (options.servers ?? []).length === 0 || options.servers?.includes(e.key));
+  const results: EchoResult[] = [];
+  const rounds = Math.max(1, options.repeat ?? 1);
+  for (const load of echoLoads(options.scale)) {
+    const samples = new Map<string, EchoResult[]>(entries.map((e) => [e.key, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const entry of entries) {
+        if (process.stderr.isTTY)
+          process.stderr.write(`\r\x1b[K  running echo: ${entry.label} (${load.size} B, round ${round + 1})`);
+        samples.get(entry.key)?.push(await measure(entry, load, options));
+      }
+    }
+    for (const entry of entries) results.push(medianResult(samples.get(entry.key) ?? []));
+  }
+  if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+  if (options.print !== false)
+    process.stdout.write(options.json ? `${JSON.stringify({ echo: results }, null, 2)}\n` : renderEcho(results));
+  return results;
+}
+
+function medianOf(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** The median of a server's rounds (req/s and CPU per request separately). */
+function medianResult(rounds: EchoResult[]): EchoResult {
+  const first = rounds[0] as EchoResult;
+  const rps = rounds.map((r) => r.requestsPerSecond).filter((v): v is number => v !== null);
+  const cpu = rounds.map((r) => r.serverCpuMicros).filter((v): v is number => typeof v === "number");
+  return { ...first, requestsPerSecond: medianOf(rps), serverCpuMicros: medianOf(cpu) };
+}
+
+function sizeText(size: number): string {
+  return size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+}
+
+/** The table: requests/s per server and load, and the ratio to Node's plain net. */
+export function renderEcho(results: EchoResult[]): string {
+  const lines = [
+    "",
+    "echo (request/response round trips; a separate client process, the same load for every server;",
+    "server CPU/req is the server process's user+system time per request, which other load on the machine does not change)",
+    "",
+  ];
+  const header = ["server", "load", "req/s", "vs Node net", "server CPU/req", "vs Node net"];
+  const rows: string[][] = [];
+  for (const result of results) {
+    const baseline = results.find((r) => r.server === "net" && r.size === result.size);
+    const rps = result.requestsPerSecond;
+    const cpu = result.serverCpuMicros ?? null;
+    const baseRps = baseline?.requestsPerSecond ?? null;
+    const baseCpu = baseline?.serverCpuMicros ?? null;
+    rows.push([
+      result.label,
+      `${sizeText(result.size)} x ${result.connections} conns`,
+      rps === null ? `n/a (${result.note})` : Math.round(rps).toLocaleString("en-US"),
+      rps === null || baseRps === null ? "" : `${(rps / baseRps).toFixed(2)}x`,
+      cpu === null ? "" : `${cpu.toFixed(1)} µs`,
+      // Higher is better, as for req/s: the baseline's CPU per request over this server's.
+      cpu === null || baseCpu === null ? "" : `${(baseCpu / cpu).toFixed(2)}x`,
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const format = (row: string[]): string =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i] as number))
+      .join("  ")
+      .trimEnd();
+  lines.push(format(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(format), "");
+  return `${lines.join("\n")}\n`;
+}
