@@ -809,3 +809,66 @@ test("ssl: true verifies with the system's trust store; connectAcceptedSocket wi
     await proto.done;
   });
 });
+
+test("startTls over a TLS transport: TLS in TLS (generator coroutine)", () =>
+  runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const inner = serverContext();
+    const server = yield* loop.createServer(
+      () =>
+        new (class extends EchoProtocol {
+          override connectionMade(transport: asyncio.Transport): void {
+            super.connectionMade(transport);
+            loop.createTask(async () => {
+              this.transport = await loop.startTls(transport, this, inner, { serverSide: true });
+            });
+          }
+        })(),
+      { host: "127.0.0.1", port: 0, ssl: serverContext() },
+    );
+    const [outer, proto] = yield* loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(server),
+      ssl: clientContext(),
+    });
+    const secure = yield* loop.startTls(outer, proto, clientContext(), { serverHostname: "localhost" });
+    secure.write(Buffer.from("nested"));
+    yield* proto.until(6);
+    assert.equal(proto.received.toString(), "nested");
+    secure.close();
+    yield* proto.done;
+    server.close();
+    yield* server.waitClosed();
+  }));
+
+test("startTls over a TLS transport: TLS in TLS (async function)", () =>
+  runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const inner = serverContext();
+    const server = await loop.createServer(
+      () =>
+        new (class extends EchoProtocol {
+          override connectionMade(transport: asyncio.Transport): void {
+            super.connectionMade(transport);
+            loop.createTask(async () => {
+              this.transport = await loop.startTls(transport, this, inner, { serverSide: true });
+            });
+          }
+        })(),
+      { host: "127.0.0.1", port: 0, ssl: serverContext() },
+    );
+    const [outer, proto] = await loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(server),
+      ssl: clientContext(),
+    });
+    const secure = await loop.startTls(outer, proto, clientContext(), { serverHostname: "localhost" });
+    assert.equal(secure.getExtraInfo<asyncio.ssl.SSLObject>("ssl_object")!.version(), "TLSv1.3");
+    secure.write(Buffer.from("nested"));
+    await proto.until(6);
+    assert.equal(proto.received.toString(), "nested");
+    secure.close();
+    await proto.done;
+    server.close();
+    await server.waitClosed();
+  }));

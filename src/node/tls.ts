@@ -39,6 +39,7 @@ import {
 import type { Coroutine, Future } from "../futures.js";
 import { logger } from "../log.js";
 import type { BaseProtocol } from "../protocols.js";
+import { AF_UNIX } from "../socket_constants.js";
 import type { Transport } from "../transports.js";
 import { SocketTransport, type TransportOwner } from "./net_transport.js";
 import {
@@ -462,7 +463,8 @@ function* startTlsCoroutine(
   if (!(transport instanceof SocketTransport)) {
     throw new TypeError(`transport ${String(transport)} is not supported by startTls()`);
   }
-  const unix = transport.getExtraInfo<TransportSocket>("socket")?.family === 1 ? { path: "", peer: "" } : null;
+  const old = transport.getExtraInfo<TransportSocket>("socket");
+  const unix = old?.family === AF_UNIX ? { path: String(old.getsockname()), peer: String(old.getpeername()) } : null;
   const settings = options.serverSide
     ? serverSettings(sslcontext, options, unix)
     : clientSettings(sslcontext, options.serverHostname ?? null, options, unix);
