@@ -452,6 +452,55 @@ test("startTls after a plaintext greeting, client and server side (async functio
     await server.waitClosed();
   }));
 
+/** Answers "STARTTLS" with "GO AHEAD", stops reading, and upgrades only later: the ClientHello waits in the socket meanwhile. */
+class LateStartTlsServer extends asyncio.Protocol {
+  transport: asyncio.Transport | null = null;
+  constructor(private readonly ctx: asyncio.ssl.SSLContext) {
+    super();
+  }
+  override connectionMade(transport: asyncio.Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Buffer): void {
+    if (this.transport!.getExtraInfo("sslcontext") !== null) {
+      this.transport!.write(data);
+      return;
+    }
+    assert.equal(data.toString(), "STARTTLS\n");
+    this.transport!.pauseReading();
+    this.transport!.write(Buffer.from("GO AHEAD\n"));
+    const loop = asyncio.getRunningLoop();
+    loop.createTask(async () => {
+      await asyncio.sleep(0.1);
+      this.transport = await loop.startTls(this.transport!, this, this.ctx, { serverSide: true });
+    });
+  }
+}
+
+test("startTls reads what arrived before it was called (generator coroutine and async function)", async () => {
+  const body = function* (): asyncio.Coroutine<void> {
+    const loop = asyncio.getRunningLoop();
+    const serverCtx = serverContext();
+    const server = yield* loop.createServer(() => new LateStartTlsServer(serverCtx), { host: "127.0.0.1", port: 0 });
+    const [plain, proto] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    plain.write(Buffer.from("STARTTLS\n"));
+    yield* proto.until(9);
+    // The ClientHello goes out now, while the server is not reading.
+    const secure = yield* loop.startTls(plain, proto, clientContext(), { serverHostname: "localhost" });
+    secure.write(Buffer.from("late"));
+    yield* proto.until(13);
+    assert.equal(proto.received.subarray(9).toString(), "late");
+    secure.close();
+    yield* proto.done;
+    server.close();
+    yield* server.waitClosed();
+  };
+  await runNet(body);
+  await runNet(async () => {
+    await asyncio.coroutine(body)();
+  });
+});
+
 test("startTls checks its arguments (generator coroutine and async function)", async () => {
   await runNet(function* () {
     const loop = asyncio.getRunningLoop();
@@ -671,3 +720,155 @@ test("ssl option checks as in CPython (generator coroutine and async function)",
     }
   });
 });
+
+// ---- shutdown timeout, cancellation, ssl: true, accepted sockets --------------
+
+test("closing is cut after sslShutdownTimeout when the peer does not read: connectionLost gets TimeoutError (generator coroutine)", () =>
+  runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(
+      () =>
+        new (class extends asyncio.Protocol {
+          override connectionMade(transport: asyncio.Transport): void {
+            transport.pauseReading();
+          }
+        })(),
+      { host: "127.0.0.1", port: 0, ssl: serverContext() },
+    );
+    const [transport, proto] = yield* loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(server),
+      ssl: clientContext(),
+      sslShutdownTimeout: 0.3,
+    });
+    // More than the kernel's buffers hold: the close cannot flush while the server does not read.
+    transport.write(Buffer.alloc(32 * 1024 * 1024));
+    transport.close();
+    const error = yield* proto.done;
+    assert.ok(error instanceof asyncio.TimeoutError, String(error));
+    assert.equal(error.message, "SSL shutdown timed out");
+    server.close();
+    server.abortClients();
+    yield* server.waitClosed();
+  }));
+
+test("cancelling createConnection during the handshake closes the socket (async function)", () =>
+  runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const silent = await loop.createServer(() => new asyncio.Protocol(), { host: "127.0.0.1", port: 0 });
+    const task = loop.createTask(() =>
+      loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(silent), ssl: clientContext() }),
+    );
+    await asyncio.sleep(0.05);
+    task.cancel();
+    await assert.rejects(Promise.resolve(task), asyncio.CancelledError);
+    silent.close();
+    silent.abortClients();
+    await silent.waitClosed();
+  }));
+
+test("ssl: true verifies with the system's trust store; connectAcceptedSocket with ssl serves TLS (generator coroutine and async function)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+    // The test CA is not in the system's store; "" turns the host-name check off, the chain is still verified.
+    let error: unknown = null;
+    try {
+      yield* loop.createConnection(() => new Collector(), {
+        host: "127.0.0.1",
+        port: portOf(server),
+        ssl: true,
+        serverHostname: "",
+      });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(isUnknownCa(error), String(error));
+    server.close();
+    yield* server.waitClosed();
+  });
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const accepted = loop.createFuture<net.Socket>();
+    const listener = net.createServer({ pauseOnConnect: true }, (sock) => accepted.setResult(sock));
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    const port = (listener.address() as net.AddressInfo).port;
+    const client = loop.createTask(() =>
+      loop.createConnection(() => new Collector(), { host: "127.0.0.1", port, ssl: clientContext() }),
+    );
+    const sock = await accepted;
+    listener.close();
+    const [serverTransport] = await loop.connectAcceptedSocket(() => new EchoProtocol(), sock, { ssl: serverContext() });
+    assert.equal(serverTransport.getExtraInfo<asyncio.ssl.SSLObject>("ssl_object")!.serverSide, true);
+    const [transport, proto] = await client;
+    transport.write(Buffer.from("accepted"));
+    await proto.until(8);
+    assert.equal(proto.received.toString(), "accepted");
+    assert.match(inspect(transport.getExtraInfo("ssl_object")), /^<SSLObject client TLSv1\.3/);
+    transport.close();
+    await proto.done;
+  });
+});
+
+test("startTls over a TLS transport: TLS in TLS (generator coroutine)", () =>
+  runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const inner = serverContext();
+    const server = yield* loop.createServer(
+      () =>
+        new (class extends EchoProtocol {
+          override connectionMade(transport: asyncio.Transport): void {
+            super.connectionMade(transport);
+            loop.createTask(async () => {
+              this.transport = await loop.startTls(transport, this, inner, { serverSide: true });
+            });
+          }
+        })(),
+      { host: "127.0.0.1", port: 0, ssl: serverContext() },
+    );
+    const [outer, proto] = yield* loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(server),
+      ssl: clientContext(),
+    });
+    const secure = yield* loop.startTls(outer, proto, clientContext(), { serverHostname: "localhost" });
+    secure.write(Buffer.from("nested"));
+    yield* proto.until(6);
+    assert.equal(proto.received.toString(), "nested");
+    secure.close();
+    yield* proto.done;
+    server.close();
+    yield* server.waitClosed();
+  }));
+
+test("startTls over a TLS transport: TLS in TLS (async function)", () =>
+  runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const inner = serverContext();
+    const server = await loop.createServer(
+      () =>
+        new (class extends EchoProtocol {
+          override connectionMade(transport: asyncio.Transport): void {
+            super.connectionMade(transport);
+            loop.createTask(async () => {
+              this.transport = await loop.startTls(transport, this, inner, { serverSide: true });
+            });
+          }
+        })(),
+      { host: "127.0.0.1", port: 0, ssl: serverContext() },
+    );
+    const [outer, proto] = await loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(server),
+      ssl: clientContext(),
+    });
+    const secure = await loop.startTls(outer, proto, clientContext(), { serverHostname: "localhost" });
+    assert.equal(secure.getExtraInfo<asyncio.ssl.SSLObject>("ssl_object")!.version(), "TLSv1.3");
+    secure.write(Buffer.from("nested"));
+    await proto.until(6);
+    assert.equal(proto.received.toString(), "nested");
+    secure.close();
+    await proto.done;
+    server.close();
+    await server.waitClosed();
+  }));

@@ -89,8 +89,6 @@ export const ECHO_SERVERS: Record<string, () => Promise<void>> = {
   streams: streamsServer(streamsEcho),
   /** The same with a generator coroutine. */
   "streams-generator": streamsServer(streamsEchoGenerator),
-}
-
   /** asyncio-ts: sockAccept / sockRecv / sockSendall on raw non-blocking sockets (the native addon), one task per connection. */
   sock: () =>
     asyncio.run(async () => {

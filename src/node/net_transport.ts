@@ -129,10 +129,10 @@ export class SocketTransport extends FlowControlTransport {
   private _connLost = 0;
   private _error: Error | null = null;
   private _fd: number;
+  private _drainHandle: Handle | null = null;
   /** TLS hooks (see `SocketTransportOptions`). */
   private readonly _callConnectionMade: boolean;
   private readonly _mapError: (error: unknown) => unknown;
-  private _drainHandle: Handle | null = null;
 
   constructor(loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, options: SocketTransportOptions = {}) {
     super({ ...defaultExtra(sock, options.unix ?? null), ...options.extra });

@@ -39,6 +39,7 @@ import {
 import type { Coroutine, Future } from "../futures.js";
 import { logger } from "../log.js";
 import type { BaseProtocol } from "../protocols.js";
+import { AF_UNIX } from "../socket_constants.js";
 import type { Transport } from "../transports.js";
 import { SocketTransport, type TransportOwner } from "./net_transport.js";
 import {
@@ -151,6 +152,8 @@ function serverSettings(
 interface HandshakeOutcome {
   secure(socket: tls.TLSSocket): void;
   fail(error: unknown): void;
+  /** The connection closed: fails with `makeError()` if the handshake is still running (the error is made only then). */
+  closed(makeError: () => unknown): void;
 }
 
 function clientSocket(raw: net.Socket, settings: TlsSettings, outcome: HandshakeOutcome): tls.TLSSocket {
@@ -171,7 +174,9 @@ function clientSocket(raw: net.Socket, settings: TlsSettings, outcome: Handshake
   const socket = tls.connect(options);
   socket.once("secureConnect", () => outcome.secure(socket));
   socket.on("error", (error) => outcome.fail(sslErrorFrom(error, serverHostname)));
-  socket.once("close", () => outcome.fail(new ConnectionResetError(undefined, "Connection lost during the TLS handshake")));
+  socket.once("close", () =>
+    outcome.closed(() => new ConnectionResetError(undefined, "Connection lost during the TLS handshake")),
+  );
   return socket;
 }
 
@@ -229,11 +234,12 @@ function serverSocket(raw: net.Socket, settings: TlsSettings, outcome: Handshake
   serverHandshakes.set(raw, outcome);
   // A client certificate that fails verification makes Node close the connection without an event.
   raw.once("close", () =>
-    outcome.fail(
-      new ConnectionAbortedError(
-        undefined,
-        "the connection closed during the TLS handshake (by the peer, or for its certificate)",
-      ),
+    outcome.closed(
+      () =>
+        new ConnectionAbortedError(
+          undefined,
+          "the connection closed during the TLS handshake (by the peer, or for its certificate)",
+        ),
     ),
   );
   server.emit("connection", raw);
@@ -272,7 +278,13 @@ function handshake(
     raw.destroy();
     if (!future.done() && !loop.isClosed()) future.setException(error);
   };
-  const outcome: HandshakeOutcome = { secure: (s) => settle(null, s), fail: (e) => settle(e, null) };
+  const outcome: HandshakeOutcome = {
+    secure: (s) => settle(null, s),
+    fail: (e) => settle(e, null),
+    closed: (makeError) => {
+      if (!settled) settle(makeError(), null);
+    },
+  };
   future.addDoneCallback((f) => {
     if (f.cancelled()) settle(null, null);
   });
@@ -451,7 +463,8 @@ function* startTlsCoroutine(
   if (!(transport instanceof SocketTransport)) {
     throw new TypeError(`transport ${String(transport)} is not supported by startTls()`);
   }
-  const unix = transport.getExtraInfo<TransportSocket>("socket")?.family === 1 ? { path: "", peer: "" } : null;
+  const old = transport.getExtraInfo<TransportSocket>("socket");
+  const unix = old?.family === AF_UNIX ? { path: String(old.getsockname()), peer: String(old.getpeername()) } : null;
   const settings = options.serverSide
     ? serverSettings(sslcontext, options, unix)
     : clientSettings(sslcontext, options.serverHostname ?? null, options, unix);
