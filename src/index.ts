@@ -118,6 +118,7 @@ export { ProcessPoolExecutor, ThreadPoolExecutor } from "./node/executors.js";
 export { DefaultEventLoopPolicy, EventLoop } from "./node/node_events.js";
 export { Server } from "./node/server.js";
 export * as socket from "./node/socket.js";
+export * as ssl from "./node/ssl.js";
 export { TransportSocket } from "./node/trsock.js";
 export type { Address } from "./protocols.js";
 export { BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
@@ -128,6 +129,26 @@ export { Runner, run } from "./runners.js";
 export type { BodyResult } from "./scope_body.js";
 export type { StaggeredRaceOptions, StaggeredRaceResult } from "./staggered.js";
 export { staggeredRace } from "./staggered.js";
+export type {
+  ClientConnectedCallback,
+  OpenConnectionOptions,
+  OpenUnixConnectionOptions,
+  Separator,
+  StartServerOptions,
+  StartUnixServerOptions,
+  StreamReaderOptions,
+} from "./streams.js";
+export {
+  openConnection,
+  openUnixConnection,
+  StreamReader,
+  StreamReaderProtocol,
+  StreamWriter,
+  startServer,
+  startUnixServer,
+} from "./streams.js";
+export type { CreateExecArgs, CreateSubprocessOptions } from "./subprocess.js";
+export { createSubprocessExec, createSubprocessShell, Process } from "./subprocess.js";
 export { DEVNULL, PIPE, STDOUT } from "./subprocess_constants.js";
 export type { TaskGroupBody, TaskGroupTaskOptions } from "./taskgroups.js";
 export { TaskGroup, taskGroup } from "./taskgroups.js";

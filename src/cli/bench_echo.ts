@@ -33,7 +33,7 @@ function nodeServer(kind: string): () => { file: string; args: string[] } {
   return () => ({ file: process.execPath, args: [SERVER, kind] });
 }
 
-function pythonServer(loop: "asyncio" | "uvloop"): EchoServerEntry["command"] {
+function pythonServer(loop: "asyncio" | "uvloop", api: "protocol" | "streams" = "protocol"): EchoServerEntry["command"] {
   return (options) => {
     if (options.python === null) return { unavailable: "--no-python" };
     const python = options.python ?? "python3";
@@ -41,7 +41,7 @@ function pythonServer(loop: "asyncio" | "uvloop"): EchoServerEntry["command"] {
     const probe = spawnSync(python, ["-c", loop === "uvloop" ? "import uvloop" : "import asyncio"], { timeout: 30_000 });
     if (probe.error !== undefined) return { unavailable: `no ${python} found` };
     if (probe.status !== 0) return { unavailable: `${loop} is not importable in ${python}` };
-    return { file: python, args: [PY_SERVER, loop] };
+    return { file: python, args: [PY_SERVER, loop, api] };
   };
 }
 
@@ -52,6 +52,10 @@ export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
   { key: "sock", label: "asyncio-ts sock* (raw sockets)", command: nodeServer("sock") },
   { key: "cpython-asyncio", label: "CPython asyncio Protocol", command: pythonServer("asyncio") },
   { key: "cpython-uvloop", label: "CPython uvloop Protocol", command: pythonServer("uvloop") },
+  { key: "streams", label: "asyncio-ts streams (async function)", command: nodeServer("streams") },
+  { key: "streams-generator", label: "asyncio-ts streams (generator)", command: nodeServer("streams-generator") },
+  { key: "cpython-asyncio-streams", label: "CPython asyncio streams", command: pythonServer("asyncio", "streams") },
+  { key: "cpython-uvloop-streams", label: "CPython uvloop streams", command: pythonServer("uvloop", "streams") },
 ];
 
 /** One load of the benchmark. */

@@ -24,6 +24,38 @@ class EchoProtocol extends asyncio.Protocol {
   }
 }
 
+/** The streams echo: read up to 64 KiB, write it back, drain; until end of file. */
+async function streamsEcho(reader: asyncio.StreamReader, writer: asyncio.StreamWriter): Promise<void> {
+  for (;;) {
+    const data = await reader.read(65536);
+    if (data.length === 0) break;
+    writer.write(data);
+    await writer.drain();
+  }
+  writer.close();
+}
+
+/** The same, as a generator coroutine. */
+function* streamsEchoGenerator(reader: asyncio.StreamReader, writer: asyncio.StreamWriter): asyncio.Coroutine<void> {
+  for (;;) {
+    const data = yield* reader.read(65536);
+    if (data.length === 0) break;
+    writer.write(data);
+    yield* writer.drain();
+  }
+  writer.close();
+}
+
+/** A startServer echo server with `handler`. */
+function streamsServer(handler: asyncio.ClientConnectedCallback): () => Promise<void> {
+  return () =>
+    asyncio.run(async () => {
+      const server = (await asyncio.startServer(handler, "127.0.0.1", 0)) as asyncio.Server;
+      announce((server.sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number);
+      await server.serveForever();
+    });
+}
+
 /** Echoes on one accepted raw socket with the loop's sock* methods until the peer closes. */
 async function sockEcho(loop: asyncio.AbstractEventLoop, conn: asyncio.socket.Socket): Promise<void> {
   try {
@@ -53,6 +85,10 @@ export const ECHO_SERVERS: Record<string, () => Promise<void>> = {
       announce((server.sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number);
       await server.serveForever();
     }),
+  /** asyncio-ts streams: startServer, read(64 KiB) / write / drain in an async function. */
+  streams: streamsServer(streamsEcho),
+  /** The same with a generator coroutine. */
+  "streams-generator": streamsServer(streamsEchoGenerator),
   /** asyncio-ts: sockAccept / sockRecv / sockSendall on raw non-blocking sockets (the native addon), one task per connection. */
   sock: () =>
     asyncio.run(async () => {

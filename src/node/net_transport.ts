@@ -43,6 +43,23 @@ const EOF: unique symbol = Symbol("eof");
 const LOST: unique symbol = Symbol("lost");
 type InboxItem = Buffer | typeof EOF | typeof LOST;
 
+/**
+ * Transports whose inbox received something during the current turn of
+ * Node's poll phase. Node reports each readable socket in a callback of
+ * its own, and a loop woken from each would run one iteration per socket;
+ * collected here, they are handed to their loops together right after the
+ * poll phase (`setImmediate` runs in the check phase that follows it), so
+ * one iteration delivers what one poll brought in.
+ */
+const pendingDrains: SocketTransport[] = [];
+let flushScheduled = false;
+
+function flushDrains(): void {
+  flushScheduled = false;
+  const transports = pendingDrains.splice(0);
+  for (const transport of transports) transport._pushDrain();
+}
+
 /** What a transport tells the server that accepted it (Python's `Server._attach`/`_detach`). */
 export interface TransportOwner {
   _attach(transport: SocketTransport): void;
@@ -63,6 +80,10 @@ export interface SocketTransportOptions {
   canWriteEof?: boolean;
   /** For Unix sockets: the local and peer paths (Node reports none). */
   unix?: { path: string; peer: string } | null;
+  /** TLS hook: `false` when the protocol already had its `connectionMade` (`startTls`). */
+  callConnectionMade?: boolean;
+  /** TLS hook: how a socket error becomes what `connectionLost` gets (default `osErrorFrom`; TLS maps to `SSLError`). */
+  mapError?: (error: unknown) => unknown;
 }
 
 function defaultExtra(sock: net.Socket, unix: { path: string; peer: string } | null): Record<string, unknown> {
@@ -109,6 +130,9 @@ export class SocketTransport extends FlowControlTransport {
   private _error: Error | null = null;
   private _fd: number;
   private _drainHandle: Handle | null = null;
+  /** TLS hooks (see `SocketTransportOptions`). */
+  private readonly _callConnectionMade: boolean;
+  private readonly _mapError: (error: unknown) => unknown;
 
   constructor(loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, options: SocketTransportOptions = {}) {
     super({ ...defaultExtra(sock, options.unix ?? null), ...options.extra });
@@ -120,6 +144,8 @@ export class SocketTransport extends FlowControlTransport {
     this._server = options.server ?? null;
     this._waiter = options.waiter ?? null;
     this._canWriteEof = options.canWriteEof ?? true;
+    this._callConnectionMade = options.callConnectionMade ?? true;
+    this._mapError = options.mapError ?? osErrorFrom;
     this._context = copyContext();
     this._fd = handleFd((sock as unknown as { _handle?: unknown })._handle);
     // Half-close is the protocol's decision (eofReceived), not Node's.
@@ -151,23 +177,37 @@ export class SocketTransport extends FlowControlTransport {
   private readonly _onEnd = (): void => this._enqueue(EOF);
 
   private readonly _onError = (error: Error): void => {
-    this._error ??= osErrorFrom(error) as Error;
+    this._error ??= this._mapError(error) as Error;
   };
 
   private readonly _onClose = (): void => this._enqueue(LOST);
 
+  /** From Node's events: the delivery is scheduled once the poll phase is over (see `pendingDrains`). */
   private _enqueue(item: InboxItem): void {
     this._inbox.push(item);
-    if (!this._drainScheduled) this._scheduleDrain();
+    if (this._drainScheduled) return;
+    this._drainScheduled = true;
+    pendingDrains.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushDrains);
+    }
   }
 
+  /** From inside the loop (resumeReading): the delivery goes on the ready queue at once. */
   private _scheduleDrain(): void {
+    this._drainScheduled = true;
+    this._pushDrain();
+  }
+
+  /** Puts the delivery on the loop's ready queue; `_drainScheduled` is already set. */
+  _pushDrain(): void {
     if (this._loop.isClosed()) {
       // Nobody can receive any more: release the socket.
+      this._drainScheduled = false;
       this._sock.destroy();
       return;
     }
-    this._drainScheduled = true;
     // One Handle per transport, queued again each time: no allocation per chunk received.
     this._drainHandle ??= new Handle(this._drain, null, this._loop, this._context);
     this._loop._scheduleReady(this._drainHandle);
@@ -177,7 +217,7 @@ export class SocketTransport extends FlowControlTransport {
 
   private readonly _connectionMade = (): void => {
     try {
-      this._protocol.connectionMade(this);
+      if (this._callConnectionMade) this._protocol.connectionMade(this);
     } catch (exception) {
       this._loop.callExceptionHandler({
         message: "protocol.connectionMade() failed",
@@ -431,6 +471,38 @@ export class SocketTransport extends FlowControlTransport {
   /** Whether `pauseWriting()` was sent to the protocol and `resumeWriting()` not yet (for sendfile). */
   _isProtocolPaused(): boolean {
     return this._protocolPaused;
+  }
+
+  // ---- TLS hook: handing the socket over to startTls (tls.ts) -------------
+
+  /**
+   * Gives the socket up to `startTls`: no more events are delivered to the
+   * protocol, data received but not yet delivered goes back into the socket
+   * (the TLS layer reads it first), and the transport counts as closed
+   * without `connectionLost`. The server, if any, still counts this
+   * transport until the caller detaches it.
+   */
+  _detachForTls(): { sock: net.Socket; server: TransportOwner | null } {
+    const pending = this._inbox.slice(this._head);
+    if (this._closing || this._lost || this._eof || this._sock.destroyed) {
+      throw new RuntimeError(`${this} is closing or half-closed: startTls() needs a live connection`);
+    }
+    if (pending.some((item) => !Buffer.isBuffer(item))) {
+      throw new RuntimeError(`the peer of ${this} closed the connection: startTls() needs a live connection`);
+    }
+    const sock = this._sock;
+    sock.removeListener("data", this._onData);
+    sock.removeListener("end", this._onEnd);
+    sock.removeListener("error", this._onError);
+    sock.removeListener("close", this._onClose);
+    sock.pause();
+    for (let i = pending.length - 1; i >= 0; i--) sock.unshift(pending[i] as Buffer);
+    this._inbox.length = 0;
+    this._head = 0;
+    this._closing = true;
+    this._lost = true;
+    this._connLost = 1;
+    return { sock, server: this._server };
   }
 
   override toString(): string {

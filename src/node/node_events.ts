@@ -29,6 +29,7 @@ import type {
   PipeLike,
   SendfileOptions,
   SocketLike,
+  StartTlsOptions,
   SubprocessOptions,
 } from "../events.js";
 import { _setDefaultPolicyFactory, BaseDefaultEventLoopPolicy } from "../events.js";
@@ -45,8 +46,10 @@ import type { Server } from "./server.js";
 import { SignalHandlers } from "./signals.js";
 import * as sockOps from "./sock_ops.js";
 import type { Socket } from "./socket.js";
+import type { SSLContext } from "./ssl.js";
 import * as subprocess from "./subprocess_transport.js";
 import * as tcp from "./tcp.js";
+import * as tls from "./tls.js";
 import * as udp from "./udp.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
@@ -207,6 +210,15 @@ export class EventLoop extends BaseEventLoop {
   }
 
   // --- TLS (tls.ts) ---
+
+  override startTls(
+    transport: Transport,
+    protocol: BaseProtocol,
+    sslcontext: SSLContext,
+    options?: StartTlsOptions,
+  ): Awaitable<Transport> {
+    return tls.startTls(this, transport, protocol, sslcontext, options);
+  }
 
   // --- UDP (udp.ts) ---
 
