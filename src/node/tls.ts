@@ -83,10 +83,25 @@ function positiveTimeout(value: number | null | undefined, name: string, fallbac
   return value;
 }
 
+/** The contexts of `ssl: true` (with and without host-name checks), made once: loading the default trust store is costly. */
+const defaultClientContexts: { checking: SSLContext | null; unchecked: SSLContext | null } = { checking: null, unchecked: null };
+
+function defaultClientContext(noHostname: boolean): SSLContext {
+  if (!noHostname) return (defaultClientContexts.checking ??= createDefaultContext());
+  if (defaultClientContexts.unchecked === null) {
+    const context = createDefaultContext();
+    context.checkHostname = false;
+    defaultClientContexts.unchecked = context;
+  }
+  return defaultClientContexts.unchecked;
+}
+
 /**
  * The client settings of `ssl` (base_events' rules): `true` makes a
  * default context (`createDefaultContext()`, without host-name checks when
- * `serverHostname` is `""`); a context made for servers is refused; a
+ * `serverHostname` is `""`; one shared by every such connection, unlike
+ * Python's fresh one per connection, since loading the system's trust store
+ * takes tens of milliseconds); a context made for servers is refused; a
  * context that checks host names needs one.
  */
 function clientSettings(
@@ -97,8 +112,7 @@ function clientSettings(
 ): TlsSettings {
   let context: SSLContext;
   if (ssl === true) {
-    context = createDefaultContext();
-    if (!serverHostname) context.checkHostname = false;
+    context = defaultClientContext(!serverHostname);
   } else if (ssl instanceof SSLContext) {
     context = ssl;
   } else {
