@@ -665,6 +665,15 @@ test("a server requiring client certificates refuses one from an unknown CA; CER
     assert.equal(ServerEcho.last!.transport!.getExtraInfo("peercert"), null);
     anon.close();
     await anonProto.done;
+    // CERT_OPTIONAL still checks a certificate that is sent.
+    const [strangerTransport, strangerProto] = await loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(optional),
+      ssl: stranger,
+    });
+    strangerTransport.write(Buffer.from("me again"));
+    await strangerProto.done;
+    assert.equal(strangerProto.size, 0, "nothing was echoed");
     optional.close();
     await optional.waitClosed();
   }));
