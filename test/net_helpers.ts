@@ -5,6 +5,7 @@
  * loopback.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readlinkSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import * as asyncio from "asyncio-ts";
 
@@ -28,12 +29,30 @@ function netResources(): string[] {
 }
 
 /**
+ * The sockets this process holds open, from /proc/self/fd: unlike Node's
+ * list of active resources, it also sees the unref'd handles of the loop's
+ * sockets and servers.
+ */
+function openSockets(): number {
+  let count = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith("socket:")) count++;
+    } catch {
+      // closed meanwhile (the directory's own descriptor)
+    }
+  }
+  return count;
+}
+
+/**
  * Runs `main` (a generator coroutine or an async function) to completion on
  * a fresh `EventLoop`, failing after `seconds` instead of hanging, then
  * checks that no socket or server handle is left.
  */
 export async function runNet<T>(main: asyncio.CoroutineLike<T>, seconds = 5): Promise<T> {
   const before = netResources().length;
+  const socketsBefore = openSockets();
   const loop = new asyncio.EventLoop();
   let fired = false;
   const guard = setTimeout(() => {
@@ -47,8 +66,12 @@ export async function runNet<T>(main: asyncio.CoroutineLike<T>, seconds = 5): Pr
     clearTimeout(guard);
     loop.close();
     assert.equal(fired, false, `the test did not finish within ${seconds} s`);
-    for (let i = 0; i < 5 && netResources().length > before; i++) await new Promise((r) => setImmediate(r));
+    // Handles close asynchronously: give them a few turns of Node's loop (bounded), then check.
+    for (let i = 0; i < 50 && (netResources().length > before || openSockets() > socketsBefore); i++) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
     assert.deepEqual(netResources().slice(before), [], "no socket or server handle is left");
+    assert.ok(openSockets() <= socketsBefore, `no socket is left open (${openSockets()} open, ${socketsBefore} before)`);
   }
 }
 

@@ -167,6 +167,7 @@ class FlowEcho extends asyncio.Protocol {
   static pausedWriting = 0;
   static pausedReading = 0;
   static onPauseWriting: (() => void) | null = null;
+  static writingPaused = false;
   transport: asyncio.Transport | null = null;
   override connectionMade(transport: asyncio.Transport): void {
     this.transport = transport;
@@ -177,11 +178,13 @@ class FlowEcho extends asyncio.Protocol {
   override pauseWriting(): void {
     FlowEcho.pausedWriting++;
     FlowEcho.pausedReading++;
+    FlowEcho.writingPaused = true;
     this.transport?.pauseReading();
     assert.equal(this.transport?.isReading(), false);
     FlowEcho.onPauseWriting?.();
   }
   override resumeWriting(): void {
+    FlowEcho.writingPaused = false;
     this.transport?.resumeReading();
   }
 }
@@ -231,15 +234,22 @@ class FlowClient extends asyncio.Protocol {
     if (this.received === this.total) this.finished.setResult(undefined);
     // A slow reader now and then: the server's buffer fills, so its writes pause too.
     this._sincePause += data.length;
-    if (this._sincePause >= 8 * 1024 * 1024 && this.received < this.total) {
+    // Only while much is still to come: the data in flight must be able to fill the server's buffers.
+    if (this._sincePause >= 8 * 1024 * 1024 && this.total - this.received >= 24 * 1024 * 1024) {
       this._sincePause = 0;
       this.pausedReading++;
       this.transport?.pauseReading();
-      // Until the server's buffer is full (its pauseWriting), which is certain to come while nobody reads.
-      FlowEcho.onPauseWriting = () => {
+      // Until the server's buffer is full (its pauseWriting); a timer as the backstop, so that the test cannot hang.
+      const loop = asyncio.getRunningLoop();
+      let backstop: asyncio.TimerHandle | null = null;
+      const resume = (): void => {
         FlowEcho.onPauseWriting = null;
+        backstop?.cancel();
         this.transport?.resumeReading();
       };
+      backstop = loop.callLater(1, resume);
+      if (FlowEcho.writingPaused) loop.callLater(0.005, resume);
+      else FlowEcho.onPauseWriting = resume;
     }
   }
 }
@@ -359,6 +369,50 @@ test("half-close: the server half-closes first, the client keeps writing (async 
     assert.deepEqual(peer.events, ["made", "data", "eof", "lost"]);
     server.close();
     await server.waitClosed();
+  });
+});
+
+test("half-close in both directions, the other coroutine style of each", async () => {
+  // The client half-closes first (async function).
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const server = await loop.createServer(() => new HalfCloseServer(), { host: "127.0.0.1", port: 0 });
+    const [transport, client] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    client.keepOpen = true;
+    transport.write(Buffer.from("q"));
+    transport.writeEof();
+    await client.gotEof;
+    assert.equal(client.received.toString(), "got q");
+    assert.equal(await client.done, null);
+    server.close();
+    await server.waitClosed();
+  });
+  // The server half-closes first (generator coroutine).
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const made: Collector[] = [];
+    const server = yield* loop.createServer(
+      () => {
+        const proto = new Collector();
+        proto.keepOpen = true;
+        made.push(proto);
+        return proto;
+      },
+      { host: "127.0.0.1", port: 0 },
+    );
+    const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    client.keepOpen = true;
+    while (made.length === 0 || (made[0] as Collector).transport === null) yield* asyncio.sleep(0.001);
+    const peer = made[0] as Collector;
+    peer.transport?.writeEof();
+    yield* client.gotEof;
+    transport.write(Buffer.from("late"));
+    yield* peer.until(4);
+    transport.close();
+    yield* peer.done;
+    assert.deepEqual(peer.events, ["made", "data", "eof", "lost"]);
+    server.close();
+    yield* server.waitClosed();
   });
 });
 
@@ -538,6 +592,48 @@ test("Happy Eyeballs: a refused first address, the next one wins; families inter
       ),
       asyncio.ConnectionRefusedError,
     );
+  });
+});
+
+test("Happy Eyeballs losers and cancelled connection attempts leave no socket behind (both styles)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const { made, factory } = (() => {
+      const list: Collector[] = [];
+      return { made: list, factory: () => list[list.push(new Collector()) - 1] as Collector };
+    })();
+    const server = yield* loop.createServer(factory, { host: "127.0.0.1", port: 0 });
+    const port = portOf(server);
+    // Two good addresses started at once: one wins, the other is cancelled and its socket closed.
+    fakeResolver(loop, [
+      [AF_INET, SOCK_STREAM, 6, "", ["127.0.0.1", port]],
+      [AF_INET, SOCK_STREAM, 6, "", ["127.0.0.1", port]],
+    ]);
+    const [transport] = yield* loop.createConnection(() => new Collector(), {
+      host: "example.test",
+      port,
+      happyEyeballsDelay: 0,
+    });
+    transport.close();
+    yield* asyncio.sleep(0.05);
+    for (const proto of made) yield* proto.done;
+    server.close();
+    yield* server.waitClosed();
+  });
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const server = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const attempt = loop.createTask(
+      async () => await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) }),
+    );
+    await asyncio.sleep(0);
+    attempt.cancel();
+    await assert.rejects(Promise.resolve(attempt), asyncio.CancelledError);
+    server.close();
+    server.closeClients();
+    await asyncio.sleep(0.02);
+    server.closeClients();
+    await server.waitClosed();
   });
 });
 

@@ -31,10 +31,12 @@ import type { Awaitable } from "../futures.js";
 import type { BaseProtocol } from "../protocols.js";
 import type { Transport, WriteTransport } from "../transports.js";
 import * as dns from "./dns.js";
+import { sendfile } from "./sendfile.js";
 import type { Server } from "./server.js";
 import type { SSLContext } from "./ssl.js";
 import * as tcp from "./tcp.js";
 import * as tls from "./tls.js";
+import * as unix from "./unix_events.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -140,7 +142,7 @@ export class EventLoop extends BaseEventLoop {
     return dns.getnameinfo(this, sockaddr, flags);
   }
 
-  // --- TCP and Unix sockets, servers, sendfile (tcp.ts, server.ts) ---
+  // --- TCP and Unix sockets, servers, sendfile (tcp.ts, unix_events.ts, server.ts, sendfile.ts) ---
 
   override createConnection<P extends BaseProtocol>(
     protocolFactory: () => P,
@@ -157,11 +159,11 @@ export class EventLoop extends BaseEventLoop {
     protocolFactory: () => P,
     options?: CreateUnixConnectionOptions,
   ): Awaitable<[Transport, P]> {
-    return tcp.createUnixConnection(this, protocolFactory, options);
+    return unix.createUnixConnection(this, protocolFactory, options);
   }
 
   override createUnixServer(protocolFactory: () => BaseProtocol, options?: CreateUnixServerOptions): Awaitable<Server> {
-    return tcp.createUnixServer(this, protocolFactory, options);
+    return unix.createUnixServer(this, protocolFactory, options);
   }
 
   override connectAcceptedSocket<P extends BaseProtocol>(
@@ -179,7 +181,7 @@ export class EventLoop extends BaseEventLoop {
     count?: number | null,
     options?: SendfileOptions,
   ): Awaitable<number> {
-    return tcp.sendfile(this, transport, file, offset, count, options);
+    return sendfile(this, transport, file, offset, count, options);
   }
 
   // --- TLS (tls.ts) ---
