@@ -274,6 +274,9 @@ function handshake(
   onSecure: (socket: tls.TLSSocket) => void,
 ): Future<void> {
   const future = loop.createFuture<void>();
+  // The TLS socket takes allowHalfOpen from `raw`: a peer's end of file during the handshake must end it
+  // (Node then reports ECONNRESET), not leave it half-open. The transport sets its own afterwards.
+  raw.allowHalfOpen = false;
   let socket: tls.TLSSocket | null = null;
   let timer: TimerHandle | null = null;
   let settled = false;
@@ -432,6 +435,16 @@ function reportAcceptFailure(loop: AbstractEventLoop, error: unknown, raw: net.S
   loop.callExceptionHandler({ message: "SSL handshake failed", exception: error, socket: raw });
 }
 
+/** Settings checked once the socket is connected: a refusal closes the socket, as CPython closes it. */
+function closingOnError(sock: net.Socket, check: () => TlsSettings): TlsSettings {
+  try {
+    return check();
+  } catch (error) {
+    sock.destroy();
+    throw error;
+  }
+}
+
 function unixPathsOf(options: object): UnixPaths {
   const path = (options as { path?: unknown }).path;
   return typeof path === "string" ? { path, peer: "" } : null;
@@ -442,11 +455,11 @@ _setTlsHooks({
     const path = (options as { path?: unknown }).path;
     const isUnix = typeof path === "string" || sock.remoteAddress === undefined;
     const unix = isUnix ? { path: "", peer: typeof path === "string" ? path : "" } : null;
-    const settings = clientSettings(options.ssl, options.serverHostname, options, unix);
+    const settings = closingOnError(sock, () => clientSettings(options.ssl, options.serverHostname, options, unix));
     return tlsTransport(loop, sock, protocol, settings, {});
   },
   accept(loop, sock, protocol, options: ConnectAcceptedSocketOptions, server) {
-    const settings = serverSettings(options.ssl, options, null);
+    const settings = closingOnError(sock, () => serverSettings(options.ssl, options, null));
     return tlsTransport(loop, sock, protocol, settings, { server });
   },
   acceptor(options: CreateServerOptions | CreateUnixServerOptions) {
