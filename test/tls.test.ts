@@ -881,3 +881,45 @@ test("startTls over a TLS transport: TLS in TLS (async function)", () =>
     server.close();
     await server.waitClosed();
   }));
+
+test("eofReceived() returning true does not keep a TLS transport open: it warns and closes, as CPython (both styles)", async () => {
+  const warnings: string[] = [];
+  asyncio.setLogger({ debug() {}, info() {}, warn: (...args: unknown[]) => warnings.push(args.join(" ")), error() {} });
+  const closer = class extends asyncio.Protocol {
+    override connectionMade(transport: asyncio.Transport): void {
+      transport.close();
+    }
+  };
+  // The protocol asks to stay open from the start: the end of file may come before createConnection returns.
+  const keepingOpen = (): Collector => Object.assign(new Collector(), { keepOpen: true });
+  try {
+    await runNet(function* () {
+      const loop = asyncio.getRunningLoop();
+      const server = yield* loop.createServer(() => new closer(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+      const [, proto] = yield* loop.createConnection(keepingOpen, {
+        host: "127.0.0.1",
+        port: portOf(server),
+        ssl: clientContext(),
+      });
+      assert.equal(yield* proto.done, null);
+      assert.deepEqual(proto.events, ["made", "eof", "lost"]);
+      server.close();
+      yield* server.waitClosed();
+    });
+    await runNet(async () => {
+      const loop = asyncio.getRunningLoop();
+      const server = await loop.createServer(() => new closer(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+      const [, proto] = await loop.createConnection(keepingOpen, {
+        host: "127.0.0.1",
+        port: portOf(server),
+        ssl: clientContext(),
+      });
+      assert.equal(await proto.done, null);
+      server.close();
+      await server.waitClosed();
+    });
+  } finally {
+    asyncio.setLogger(null);
+  }
+  assert.deepEqual(warnings, Array(2).fill("returning true from eofReceived() has no effect when using ssl"));
+});

@@ -375,6 +375,7 @@ export class SSLTransport extends SocketTransport {
       unix: settings.unix,
       callConnectionMade: options.callConnectionMade ?? true,
       mapError: (error: unknown) => sslErrorFrom(error, settings.serverHostname),
+      closesOnEof: "ssl",
     });
     this._shutdownTimeout = settings.shutdownTimeout;
     // TCP_NODELAY, as asyncio sets it on every TCP transport.
