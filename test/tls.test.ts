@@ -923,3 +923,25 @@ test("eofReceived() returning true does not keep a TLS transport open: it warns 
   }
   assert.deepEqual(warnings, Array(2).fill("returning true from eofReceived() has no effect when using ssl"));
 });
+
+test("a server counts connections still handshaking: waitClosed waits for them, closeClients ends them (both styles)", async () => {
+  const body = function* (end: "closeClients" | "abortClients"): asyncio.Coroutine<void> {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+    // A plain client that never starts the handshake (the server's timeout is a minute away).
+    const [plain, proto] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    yield* asyncio.sleep(0.05);
+    server.close();
+    const closed = loop.createTask(() => server.waitClosed());
+    yield* asyncio.sleep(0.05);
+    assert.equal(closed.done(), false, "waitClosed waits for the handshaking connection");
+    server[end]();
+    yield* closed;
+    assert.equal(yield* proto.done, null);
+    plain.close();
+  };
+  await runNet(() => body("closeClients"));
+  await runNet(async () => {
+    await asyncio.coroutine(body)("abortClients");
+  });
+});

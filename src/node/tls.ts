@@ -404,6 +404,21 @@ export class SSLTransport extends SocketTransport {
   }
 }
 
+/**
+ * Stands for an accepted connection in its server while it handshakes (as
+ * CPython's plain transport underneath does), so that `waitClosed()` waits
+ * for it and `closeClients()`/`abortClients()` end it.
+ */
+class HandshakingConnection {
+  constructor(private readonly _handshake: Future<void>) {}
+  close(): void {
+    this._handshake.cancel();
+  }
+  abort(): void {
+    this._handshake.cancel();
+  }
+}
+
 /** Handshake, then the transport; resolves once `connectionMade` ran (CPython's `_create_connection_transport` with ssl). */
 function* tlsTransport(
   loop: AbstractEventLoop,
@@ -413,16 +428,28 @@ function* tlsTransport(
   options: SSLTransportOptions,
 ): Coroutine<SSLTransport> {
   const waiter = options.callConnectionMade === false ? null : loop.createFuture<void>();
+  const server = options.server ?? null;
+  // startTls keeps the old transport in its server meanwhile; an accepted connection needs a stand-in.
+  const standIn = server !== null && options.callConnectionMade !== false;
+  let placeholder: SocketTransport | null = null;
   let transport: SSLTransport | null = null;
   const done = handshake(loop, raw, settings, (socket) => {
     transport = new SSLTransport(loop, socket, raw, protocol, settings, { ...options, waiter });
   });
+  if (standIn) {
+    // The server only closes or aborts its clients: the stand-in has exactly those.
+    placeholder = new HandshakingConnection(done) as unknown as SocketTransport;
+    server._attach(placeholder);
+  }
   try {
     yield* done;
     if (waiter !== null) yield* waiter;
   } catch (error) {
     (transport as SSLTransport | null)?.close();
     throw error;
+  } finally {
+    // Detached after the transport attached itself: the server never sees zero clients in between.
+    if (placeholder !== null) server?._detach(placeholder);
   }
   return transport as unknown as SSLTransport;
 }
