@@ -665,6 +665,15 @@ test("a server requiring client certificates refuses one from an unknown CA; CER
     assert.equal(ServerEcho.last!.transport!.getExtraInfo("peercert"), null);
     anon.close();
     await anonProto.done;
+    // CERT_OPTIONAL still checks a certificate that is sent.
+    const [strangerTransport, strangerProto] = await loop.createConnection(() => new Collector(), {
+      host: "127.0.0.1",
+      port: portOf(optional),
+      ssl: stranger,
+    });
+    strangerTransport.write(Buffer.from("me again"));
+    await strangerProto.done;
+    assert.equal(strangerProto.size, 0, "nothing was echoed");
     optional.close();
     await optional.waitClosed();
   }));
@@ -872,3 +881,67 @@ test("startTls over a TLS transport: TLS in TLS (async function)", () =>
     server.close();
     await server.waitClosed();
   }));
+
+test("eofReceived() returning true does not keep a TLS transport open: it warns and closes, as CPython (both styles)", async () => {
+  const warnings: string[] = [];
+  asyncio.setLogger({ debug() {}, info() {}, warn: (...args: unknown[]) => warnings.push(args.join(" ")), error() {} });
+  const closer = class extends asyncio.Protocol {
+    override connectionMade(transport: asyncio.Transport): void {
+      transport.close();
+    }
+  };
+  // The protocol asks to stay open from the start: the end of file may come before createConnection returns.
+  const keepingOpen = (): Collector => Object.assign(new Collector(), { keepOpen: true });
+  try {
+    await runNet(function* () {
+      const loop = asyncio.getRunningLoop();
+      const server = yield* loop.createServer(() => new closer(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+      const [, proto] = yield* loop.createConnection(keepingOpen, {
+        host: "127.0.0.1",
+        port: portOf(server),
+        ssl: clientContext(),
+      });
+      assert.equal(yield* proto.done, null);
+      assert.deepEqual(proto.events, ["made", "eof", "lost"]);
+      server.close();
+      yield* server.waitClosed();
+    });
+    await runNet(async () => {
+      const loop = asyncio.getRunningLoop();
+      const server = await loop.createServer(() => new closer(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+      const [, proto] = await loop.createConnection(keepingOpen, {
+        host: "127.0.0.1",
+        port: portOf(server),
+        ssl: clientContext(),
+      });
+      assert.equal(await proto.done, null);
+      server.close();
+      await server.waitClosed();
+    });
+  } finally {
+    asyncio.setLogger(null);
+  }
+  assert.deepEqual(warnings, Array(2).fill("returning true from eofReceived() has no effect when using ssl"));
+});
+
+test("a server counts connections still handshaking: waitClosed waits for them, closeClients ends them (both styles)", async () => {
+  const body = function* (end: "closeClients" | "abortClients"): asyncio.Coroutine<void> {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0, ssl: serverContext() });
+    // A plain client that never starts the handshake (the server's timeout is a minute away).
+    const [plain, proto] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    yield* asyncio.sleep(0.05);
+    server.close();
+    const closed = loop.createTask(() => server.waitClosed());
+    yield* asyncio.sleep(0.05);
+    assert.equal(closed.done(), false, "waitClosed waits for the handshaking connection");
+    server[end]();
+    yield* closed;
+    assert.equal(yield* proto.done, null);
+    plain.close();
+  };
+  await runNet(() => body("closeClients"));
+  await runNet(async () => {
+    await asyncio.coroutine(body)("abortClients");
+  });
+});

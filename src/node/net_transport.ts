@@ -84,6 +84,8 @@ export interface SocketTransportOptions {
   callConnectionMade?: boolean;
   /** TLS hook: how a socket error becomes what `connectionLost` gets (default `osErrorFrom`; TLS maps to `SSLError`). */
   mapError?: (error: unknown) => unknown;
+  /** TLS hook: the name of a transport on which `eofReceived()` returning true has no effect (CPython's SSL transports warn and close). */
+  closesOnEof?: string | null;
 }
 
 function defaultExtra(sock: net.Socket, unix: { path: string; peer: string } | null): Record<string, unknown> {
@@ -133,6 +135,7 @@ export class SocketTransport extends FlowControlTransport {
   /** TLS hooks (see `SocketTransportOptions`). */
   private readonly _callConnectionMade: boolean;
   private readonly _mapError: (error: unknown) => unknown;
+  private readonly _closesOnEof: string | null;
 
   constructor(loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, options: SocketTransportOptions = {}) {
     super({ ...defaultExtra(sock, options.unix ?? null), ...options.extra });
@@ -146,6 +149,7 @@ export class SocketTransport extends FlowControlTransport {
     this._canWriteEof = options.canWriteEof ?? true;
     this._callConnectionMade = options.callConnectionMade ?? true;
     this._mapError = options.mapError ?? osErrorFrom;
+    this._closesOnEof = options.closesOnEof ?? null;
     this._context = copyContext();
     this._fd = handleFd((sock as unknown as { _handle?: unknown })._handle);
     // Half-close is the protocol's decision (eofReceived), not Node's.
@@ -318,7 +322,10 @@ export class SocketTransport extends FlowControlTransport {
       return;
     }
     // A protocol that does not keep the transport open gets it closed, as in asyncio.
-    if (keepOpen !== true) this.close();
+    if (keepOpen === true && this._closesOnEof !== null) {
+      logger.warn(`returning true from eofReceived() has no effect when using ${this._closesOnEof}`);
+    }
+    if (keepOpen !== true || this._closesOnEof !== null) this.close();
   }
 
   private _connectionLost(): void {

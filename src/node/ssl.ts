@@ -450,15 +450,44 @@ function nodeVersion(version: TLSVersion, fallback: tls.SecureVersion): tls.Secu
   );
 }
 
-/** Node's default trust store, as `load_default_certs()` loads OpenSSL's: the bundled roots plus `SSL_CERT_FILE`/`SSL_CERT_DIR`. */
-function defaultCaCertificates(): string[] {
-  const getCa = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
-  const roots = getCa === undefined ? [...tls.rootCertificates] : getCa("default");
+let defaultCas: { pem: string[]; extended: boolean } | null = null;
+
+/**
+ * The default trust store, as `load_default_certs()` loads OpenSSL's:
+ * Node's (its bundled roots, plus what `NODE_EXTRA_CA_CERTS` or
+ * `--use-system-ca` add), plus the certificates named by `SSL_CERT_FILE`
+ * and `SSL_CERT_DIR`, which OpenSSL (and so Python) reads and Node does
+ * not. Read once, as OpenSSL reads its defaults once; missing paths are
+ * ignored, as OpenSSL ignores them. `extended` tells whether the
+ * environment added anything beyond Node's own store.
+ */
+function defaultCaCertificates(): { pem: string[]; extended: boolean } {
+  if (defaultCas !== null) return defaultCas;
+  const getCa = (tls as { getCACertificates?: (type: string) => readonly string[] }).getCACertificates;
+  const node = getCa === undefined ? tls.rootCertificates : getCa("default");
+  const seen = new Set(node.map((pem) => pem.replace(/\s+/g, "")));
+  const extra: string[] = [];
+  const add = (pems: string[]): void => {
+    for (const pem of pems) {
+      const key = pem.replace(/\s+/g, "");
+      if (!seen.has(key)) extra.push(pem);
+      seen.add(key);
+    }
+  };
   const file = process.env.SSL_CERT_FILE;
-  if (file !== undefined && file !== "") roots.push(...(readFileSync(file, "latin1").match(PEM_CERT) ?? []));
+  if (file) add(ignoreMissing(() => readFileSync(file, "latin1").match(PEM_CERT) ?? []));
   const dir = process.env.SSL_CERT_DIR;
-  if (dir !== undefined && dir !== "") roots.push(...hashedDirectoryCertificates(dir));
-  return roots;
+  if (dir) for (const d of dir.split(":")) if (d) add(ignoreMissing(() => hashedDirectoryCertificates(d)));
+  defaultCas = { pem: [...node, ...extra], extended: extra.length > 0 };
+  return defaultCas;
+}
+
+function ignoreMissing(read: () => string[]): string[] {
+  try {
+    return read();
+  } catch {
+    return [];
+  }
 }
 
 /** The certificates of a hashed directory (`<8 hex digits>.<n>` names, the only ones OpenSSL looks at). */
@@ -703,8 +732,9 @@ export class SSLContext {
       minVersion: nodeVersion(this._minimumVersion, "TLSv1"),
       maxVersion: nodeVersion(this._maximumVersion, "TLSv1.3"),
     };
-    // Node trusts its root store when `ca` is absent and exactly `ca` otherwise: an empty list trusts nothing, as a bare Python context.
-    if (!this._defaultCas || this._cas.length > 0) options.ca = this._trustedCas();
+    // Node trusts its own store when `ca` is absent (the cheap, shared case) and exactly `ca` otherwise:
+    // an empty list trusts nothing, as a bare Python context does.
+    if (!this._defaultCas || this._cas.length > 0 || defaultCaCertificates().extended) options.ca = this._trustedCas();
     if (this._cert !== null) options.cert = this._cert;
     if (this._key !== null) options.key = this._key;
     if (this._passphrase !== undefined) options.passphrase = this._passphrase;
@@ -729,7 +759,7 @@ export class SSLContext {
   }
 
   private _trustedCas(): string[] {
-    return this._defaultCas ? [...defaultCaCertificates(), ...this._cas] : [...this._cas];
+    return this._defaultCas ? [...defaultCaCertificates().pem, ...this._cas] : [...this._cas];
   }
 
   private _changed(): void {

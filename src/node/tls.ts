@@ -83,10 +83,25 @@ function positiveTimeout(value: number | null | undefined, name: string, fallbac
   return value;
 }
 
+/** The contexts of `ssl: true` (with and without host-name checks), made once: loading the default trust store is costly. */
+const defaultClientContexts: { checking: SSLContext | null; unchecked: SSLContext | null } = { checking: null, unchecked: null };
+
+function defaultClientContext(noHostname: boolean): SSLContext {
+  if (!noHostname) return (defaultClientContexts.checking ??= createDefaultContext());
+  if (defaultClientContexts.unchecked === null) {
+    const context = createDefaultContext();
+    context.checkHostname = false;
+    defaultClientContexts.unchecked = context;
+  }
+  return defaultClientContexts.unchecked;
+}
+
 /**
  * The client settings of `ssl` (base_events' rules): `true` makes a
  * default context (`createDefaultContext()`, without host-name checks when
- * `serverHostname` is `""`); a context made for servers is refused; a
+ * `serverHostname` is `""`; one shared by every such connection, unlike
+ * Python's fresh one per connection, since loading the system's trust store
+ * takes tens of milliseconds); a context made for servers is refused; a
  * context that checks host names needs one.
  */
 function clientSettings(
@@ -97,8 +112,7 @@ function clientSettings(
 ): TlsSettings {
   let context: SSLContext;
   if (ssl === true) {
-    context = createDefaultContext();
-    if (!serverHostname) context.checkHostname = false;
+    context = defaultClientContext(!serverHostname);
   } else if (ssl instanceof SSLContext) {
     context = ssl;
   } else {
@@ -260,6 +274,9 @@ function handshake(
   onSecure: (socket: tls.TLSSocket) => void,
 ): Future<void> {
   const future = loop.createFuture<void>();
+  // The TLS socket takes allowHalfOpen from `raw`: a peer's end of file during the handshake must end it
+  // (Node then reports ECONNRESET), not leave it half-open. The transport sets its own afterwards.
+  raw.allowHalfOpen = false;
   let socket: tls.TLSSocket | null = null;
   let timer: TimerHandle | null = null;
   let settled = false;
@@ -358,6 +375,7 @@ export class SSLTransport extends SocketTransport {
       unix: settings.unix,
       callConnectionMade: options.callConnectionMade ?? true,
       mapError: (error: unknown) => sslErrorFrom(error, settings.serverHostname),
+      closesOnEof: "ssl",
     });
     this._shutdownTimeout = settings.shutdownTimeout;
     // TCP_NODELAY, as asyncio sets it on every TCP transport.
@@ -386,6 +404,21 @@ export class SSLTransport extends SocketTransport {
   }
 }
 
+/**
+ * Stands for an accepted connection in its server while it handshakes (as
+ * CPython's plain transport underneath does), so that `waitClosed()` waits
+ * for it and `closeClients()`/`abortClients()` end it.
+ */
+class HandshakingConnection {
+  constructor(private readonly _handshake: Future<void>) {}
+  close(): void {
+    this._handshake.cancel();
+  }
+  abort(): void {
+    this._handshake.cancel();
+  }
+}
+
 /** Handshake, then the transport; resolves once `connectionMade` ran (CPython's `_create_connection_transport` with ssl). */
 function* tlsTransport(
   loop: AbstractEventLoop,
@@ -395,16 +428,28 @@ function* tlsTransport(
   options: SSLTransportOptions,
 ): Coroutine<SSLTransport> {
   const waiter = options.callConnectionMade === false ? null : loop.createFuture<void>();
+  const server = options.server ?? null;
+  // startTls keeps the old transport in its server meanwhile; an accepted connection needs a stand-in.
+  const standIn = server !== null && options.callConnectionMade !== false;
+  let placeholder: SocketTransport | null = null;
   let transport: SSLTransport | null = null;
   const done = handshake(loop, raw, settings, (socket) => {
     transport = new SSLTransport(loop, socket, raw, protocol, settings, { ...options, waiter });
   });
+  if (standIn) {
+    // The server only closes or aborts its clients: the stand-in has exactly those.
+    placeholder = new HandshakingConnection(done) as unknown as SocketTransport;
+    server._attach(placeholder);
+  }
   try {
     yield* done;
     if (waiter !== null) yield* waiter;
   } catch (error) {
     (transport as SSLTransport | null)?.close();
     throw error;
+  } finally {
+    // Detached after the transport attached itself: the server never sees zero clients in between.
+    if (placeholder !== null) server?._detach(placeholder);
   }
   return transport as unknown as SSLTransport;
 }
@@ -418,6 +463,16 @@ function reportAcceptFailure(loop: AbstractEventLoop, error: unknown, raw: net.S
   loop.callExceptionHandler({ message: "SSL handshake failed", exception: error, socket: raw });
 }
 
+/** Settings checked once the socket is connected: a refusal closes the socket, as CPython closes it. */
+function closingOnError(sock: net.Socket, check: () => TlsSettings): TlsSettings {
+  try {
+    return check();
+  } catch (error) {
+    sock.destroy();
+    throw error;
+  }
+}
+
 function unixPathsOf(options: object): UnixPaths {
   const path = (options as { path?: unknown }).path;
   return typeof path === "string" ? { path, peer: "" } : null;
@@ -428,11 +483,11 @@ _setTlsHooks({
     const path = (options as { path?: unknown }).path;
     const isUnix = typeof path === "string" || sock.remoteAddress === undefined;
     const unix = isUnix ? { path: "", peer: typeof path === "string" ? path : "" } : null;
-    const settings = clientSettings(options.ssl, options.serverHostname, options, unix);
+    const settings = closingOnError(sock, () => clientSettings(options.ssl, options.serverHostname, options, unix));
     return tlsTransport(loop, sock, protocol, settings, {});
   },
   accept(loop, sock, protocol, options: ConnectAcceptedSocketOptions, server) {
-    const settings = serverSettings(options.ssl, options, null);
+    const settings = closingOnError(sock, () => serverSettings(options.ssl, options, null));
     return tlsTransport(loop, sock, protocol, settings, { server });
   },
   acceptor(options: CreateServerOptions | CreateUnixServerOptions) {
