@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 import * as asyncio from "asyncio-ts";
 import { Collector, EchoProtocol, runNet } from "./net_helpers.js";
@@ -303,6 +305,39 @@ test("sockets handed to the loop: sock of createConnection/createServer, connect
     await proto.done;
     await new Promise((resolve) => raw.close(resolve));
   });
+});
+
+test("a listening Unix net.Server as sock: its connections are UnixTransports (both styles)", async () => {
+  const socketPath = path.join(os.tmpdir(), `asyncio-ts-${process.pid}-sock-option.sock`);
+  for (const style of ["generator", "async"] as const) {
+    const listener = net.createServer();
+    await new Promise<void>((resolve) => listener.listen(socketPath, resolve));
+    const body = function* (): asyncio.Coroutine<void> {
+      const loop = asyncio.getRunningLoop();
+      const { made, factory } = trackingFactory();
+      const server = yield* loop.createUnixServer(factory, { sock: listener });
+      assert.equal((server as asyncio.Server).sockets[0]?.getsockname(), socketPath);
+      const [transport, client] = yield* loop.createUnixConnection(() => new Collector(), { path: socketPath });
+      yield* untilAccepted(made, 1);
+      assert.match(String((made[0] as Collector).transport), /^<UnixTransport /);
+      transport.close();
+      yield* client.done;
+      server.close();
+      yield* server.waitClosed();
+    };
+    const asyncBody = async (): Promise<void> => {
+      const loop = asyncio.getRunningLoop();
+      const server = await loop.createUnixServer(() => new EchoProtocol(), { sock: listener });
+      const [transport, client] = await loop.createUnixConnection(() => new Collector(), { path: socketPath });
+      transport.write(Buffer.from("via sock"));
+      await client.until(8);
+      transport.close();
+      await client.done;
+      server.close();
+      await server.waitClosed();
+    };
+    await runNet(style === "generator" ? body : asyncBody);
+  }
 });
 
 function* thrownBy(aw: asyncio.Awaitable<unknown>): asyncio.Coroutine<unknown> {

@@ -167,6 +167,7 @@ class FlowEcho extends asyncio.Protocol {
   static pausedWriting = 0;
   static pausedReading = 0;
   static onPauseWriting: (() => void) | null = null;
+  static writingPaused = false;
   transport: asyncio.Transport | null = null;
   override connectionMade(transport: asyncio.Transport): void {
     this.transport = transport;
@@ -177,11 +178,13 @@ class FlowEcho extends asyncio.Protocol {
   override pauseWriting(): void {
     FlowEcho.pausedWriting++;
     FlowEcho.pausedReading++;
+    FlowEcho.writingPaused = true;
     this.transport?.pauseReading();
     assert.equal(this.transport?.isReading(), false);
     FlowEcho.onPauseWriting?.();
   }
   override resumeWriting(): void {
+    FlowEcho.writingPaused = false;
     this.transport?.resumeReading();
   }
 }
@@ -236,10 +239,13 @@ class FlowClient extends asyncio.Protocol {
       this.pausedReading++;
       this.transport?.pauseReading();
       // Until the server's buffer is full (its pauseWriting), which is certain to come while nobody reads.
-      FlowEcho.onPauseWriting = () => {
+      const resume = (): void => {
         FlowEcho.onPauseWriting = null;
+        FlowEcho.writingPaused = false;
         this.transport?.resumeReading();
       };
+      if (FlowEcho.writingPaused) asyncio.getRunningLoop().callLater(0.005, resume);
+      else FlowEcho.onPauseWriting = resume;
     }
   }
 }
@@ -582,6 +588,48 @@ test("Happy Eyeballs: a refused first address, the next one wins; families inter
       ),
       asyncio.ConnectionRefusedError,
     );
+  });
+});
+
+test("Happy Eyeballs losers and cancelled connection attempts leave no socket behind (both styles)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const { made, factory } = (() => {
+      const list: Collector[] = [];
+      return { made: list, factory: () => list[list.push(new Collector()) - 1] as Collector };
+    })();
+    const server = yield* loop.createServer(factory, { host: "127.0.0.1", port: 0 });
+    const port = portOf(server);
+    // Two good addresses started at once: one wins, the other is cancelled and its socket closed.
+    fakeResolver(loop, [
+      [AF_INET, SOCK_STREAM, 6, "", ["127.0.0.1", port]],
+      [AF_INET, SOCK_STREAM, 6, "", ["127.0.0.1", port]],
+    ]);
+    const [transport] = yield* loop.createConnection(() => new Collector(), {
+      host: "example.test",
+      port,
+      happyEyeballsDelay: 0,
+    });
+    transport.close();
+    yield* asyncio.sleep(0.05);
+    for (const proto of made) yield* proto.done;
+    server.close();
+    yield* server.waitClosed();
+  });
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const server = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const attempt = loop.createTask(
+      async () => await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) }),
+    );
+    await asyncio.sleep(0);
+    attempt.cancel();
+    await assert.rejects(Promise.resolve(attempt), asyncio.CancelledError);
+    server.close();
+    server.closeClients();
+    await asyncio.sleep(0.02);
+    server.closeClients();
+    await server.waitClosed();
   });
 });
 

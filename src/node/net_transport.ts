@@ -43,6 +43,23 @@ const EOF: unique symbol = Symbol("eof");
 const LOST: unique symbol = Symbol("lost");
 type InboxItem = Buffer | typeof EOF | typeof LOST;
 
+/**
+ * Transports whose inbox received something during the current turn of
+ * Node's poll phase. Node reports each readable socket in a callback of
+ * its own, and a loop woken from each would run one iteration per socket;
+ * collected here, they are handed to their loops together right after the
+ * poll phase (`setImmediate` runs in the check phase that follows it), so
+ * one iteration delivers what one poll brought in.
+ */
+const pendingDrains: SocketTransport[] = [];
+let flushScheduled = false;
+
+function flushDrains(): void {
+  flushScheduled = false;
+  const transports = pendingDrains.splice(0);
+  for (const transport of transports) transport._pushDrain();
+}
+
 /** What a transport tells the server that accepted it (Python's `Server._attach`/`_detach`). */
 export interface TransportOwner {
   _attach(transport: SocketTransport): void;
@@ -156,18 +173,32 @@ export class SocketTransport extends FlowControlTransport {
 
   private readonly _onClose = (): void => this._enqueue(LOST);
 
+  /** From Node's events: the delivery is scheduled once the poll phase is over (see `pendingDrains`). */
   private _enqueue(item: InboxItem): void {
     this._inbox.push(item);
-    if (!this._drainScheduled) this._scheduleDrain();
+    if (this._drainScheduled) return;
+    this._drainScheduled = true;
+    pendingDrains.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushDrains);
+    }
   }
 
+  /** From inside the loop (resumeReading): the delivery goes on the ready queue at once. */
   private _scheduleDrain(): void {
+    this._drainScheduled = true;
+    this._pushDrain();
+  }
+
+  /** Puts the delivery on the loop's ready queue; `_drainScheduled` is already set. */
+  _pushDrain(): void {
     if (this._loop.isClosed()) {
       // Nobody can receive any more: release the socket.
+      this._drainScheduled = false;
       this._sock.destroy();
       return;
     }
-    this._drainScheduled = true;
     // One Handle per transport, queued again each time: no allocation per chunk received.
     this._drainHandle ??= new Handle(this._drain, null, this._loop, this._context);
     this._loop._scheduleReady(this._drainHandle);

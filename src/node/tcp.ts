@@ -104,6 +104,13 @@ function rewordedError(error: unknown, message: (strerror: string) => string): u
 
 function ignoreError(): void {}
 
+/** Whether a Node socket is a Unix socket (libuv's `Pipe` handle) or TCP. */
+function socketKind(sock: net.Socket): "TCP" | "Unix" {
+  return (sock as unknown as { _handle?: { constructor?: { name?: string } } })._handle?.constructor?.name === "Pipe"
+    ? "Unix"
+    : "TCP";
+}
+
 // ---- connecting -------------------------------------------------------------
 
 /** One connection attempt: a connected socket, or the attempt's error (asyncio's wording). */
@@ -346,7 +353,8 @@ function* createConnectionCoroutine<P extends BaseProtocol>(
     yield* connected(loop, sock);
   }
   if (ssl !== null && ssl !== false) return yield* tlsTransport(loop, sock, protocolFactory, options, host);
-  return yield* connectionTransport(loop, sock, protocolFactory, "TCP", null);
+  const kind = socketKind(sock);
+  return yield* connectionTransport(loop, sock, protocolFactory, kind, kind === "Unix" ? { path: "", peer: "" } : null);
 }
 
 /**
@@ -377,7 +385,8 @@ export function connectAcceptedSocket<P extends BaseProtocol>(
       const transport = yield* requireTls().accept(loop, nodeSock, protocol, options, null);
       return [transport, protocol];
     }
-    return yield* connectionTransport(loop, nodeSock, protocolFactory, "TCP", null);
+    const kind = socketKind(nodeSock);
+    return yield* connectionTransport(loop, nodeSock, protocolFactory, kind, kind === "Unix" ? { path: "", peer: "" } : null);
   }, "connectAcceptedSocket");
 }
 
@@ -474,7 +483,13 @@ function acceptorFor(
 ): AcceptedTransportFactory {
   if ((options.ssl ?? null) !== null) return requireTls().acceptor(options);
   return (loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, server: TransportOwner): void => {
-    new SocketTransport(loop, sock, protocol, { kind, server, unix: kind === "Unix" ? { path: unixPath, peer: "" } : null });
+    // A TCP server's `sock` may be a listening Unix socket: each connection says what it is.
+    const actual = kind === "Unix" ? "Unix" : socketKind(sock);
+    new SocketTransport(loop, sock, protocol, {
+      kind: actual,
+      server,
+      unix: actual === "Unix" ? { path: unixPath, peer: "" } : null,
+    });
   };
 }
 
