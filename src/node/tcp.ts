@@ -44,8 +44,9 @@ import { AF_INET6, AF_UNSPEC, AI_PASSIVE, SOCK_STREAM } from "../socket_constant
 import { interleaveAddrinfos, staggeredRace } from "../staggered.js";
 import type { Transport, WriteTransport } from "../transports.js";
 import type { SockAddr } from "./dns.js";
-import { SocketTransport, type TransportOwner } from "./net_transport.js";
+import { SocketTransport, type SocketTransportOptions, type TransportOwner } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
+import { canTakeOver, SelectorSocketTransport, takeOver, usesNativeTransports } from "./selector_transport.js";
 import { type AcceptedTransportFactory, Server } from "./server.js";
 
 /** The longest Unix socket path Linux takes (`sun_path` is 108 bytes with its terminating NUL). */
@@ -119,6 +120,8 @@ function connectOnce(loop: AbstractEventLoop, family: number, address: SockAddr,
   future = nodeFuture<net.Socket>(loop, (settle) => {
     const sock = new net.Socket({ allowHalfOpen: true });
     sock.unref();
+    // Node reads nothing before a transport takes the socket (a native one takes its descriptor).
+    sock.pause();
     const onError = (error: Error & { syscall?: string }): void => {
       sock.destroy();
       settle.reject(
@@ -294,7 +297,7 @@ function* connectionTransport<P extends BaseProtocol>(
     throw error;
   }
   const waiter = loop.createFuture<void>();
-  const transport = new SocketTransport(loop, sock, protocol, { kind, waiter, unix, server });
+  const transport = newTransport(loop, sock, protocol, { kind, waiter, unix, server });
   try {
     yield* waiter;
   } catch (error) {
@@ -302,6 +305,23 @@ function* connectionTransport<P extends BaseProtocol>(
     throw error;
   }
   return [transport, protocol];
+}
+
+/**
+ * The backend dispatch: a native transport on the socket's descriptor
+ * (selector_transport.ts) when the loop uses them and the socket can be
+ * taken over, else the transport over the Node socket.
+ */
+function newTransport(
+  loop: AbstractEventLoop,
+  sock: net.Socket,
+  protocol: BaseProtocol,
+  options: SocketTransportOptions,
+): SocketTransport | SelectorSocketTransport {
+  if (usesNativeTransports(loop) && canTakeOver(sock)) {
+    return new SelectorSocketTransport(loop, takeOver(sock), protocol, { waiter: options.waiter, server: options.server });
+  }
+  return new SocketTransport(loop, sock, protocol, options);
 }
 
 function* tlsTransport<P extends BaseProtocol>(
@@ -426,6 +446,7 @@ function* createUnixConnectionCoroutine<P extends BaseProtocol>(
       (settle) => {
         const s = net.connect({ path, allowHalfOpen: true });
         s.unref();
+        s.pause();
         s.once("error", (error) => {
           s.destroy();
           settle.reject(rewordedError(error, () => `Connect call failed ${path}`));
@@ -485,7 +506,7 @@ function acceptorFor(
   return (loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, server: TransportOwner): void => {
     // A TCP server's `sock` may be a listening Unix socket: each connection says what it is.
     const actual = kind === "Unix" ? "Unix" : socketKind(sock);
-    new SocketTransport(loop, sock, protocol, {
+    newTransport(loop, sock, protocol, {
       kind: actual,
       server,
       unix: actual === "Unix" ? { path: unixPath, peer: "" } : null,
@@ -699,13 +720,13 @@ const SENDFILE_CHUNK = 16 * 1024;
  * the transport's buffer is over its high-water mark.
  */
 class SendfileFallbackProtocol extends Protocol {
-  private readonly _transport: SocketTransport;
+  private readonly _transport: SocketTransport | SelectorSocketTransport;
   private readonly _proto: BaseProtocol;
   private readonly _shouldResumeReading: boolean;
   private readonly _shouldResumeWriting: boolean;
   private _writeReady: Future<void> | null = null;
 
-  constructor(loop: AbstractEventLoop, transport: SocketTransport) {
+  constructor(loop: AbstractEventLoop, transport: SocketTransport | SelectorSocketTransport) {
     super();
     this._transport = transport;
     this._proto = transport.getProtocol();
@@ -789,7 +810,7 @@ function readChunk(loop: AbstractEventLoop, fd: number, buffer: Buffer, length: 
 
 function* sendfileFallback(
   loop: AbstractEventLoop,
-  transport: SocketTransport,
+  transport: SocketTransport | SelectorSocketTransport,
   fd: number,
   offset: number,
   count: number | null,
@@ -821,11 +842,20 @@ function* sendfileCoroutine(
   count: number | null,
   options: SendfileOptions,
 ): Coroutine<number> {
-  if (!(transport instanceof SocketTransport))
+  if (!(transport instanceof SocketTransport) && !(transport instanceof SelectorSocketTransport))
     throw new RuntimeError(`sendfile is not supported for transport ${String(transport)}`);
   if (transport.isClosing()) throw new RuntimeError("Transport is closing");
   checkSendfileParams(offset, count);
   const fd = fdOf(file);
+  if (transport instanceof SelectorSocketTransport) {
+    // A descriptor of ours: sendfile(2) straight to the socket, as CPython's selector loop (`_sendfile_native`).
+    try {
+      return yield* transport._sendfile(fd, offset, count);
+    } catch (error) {
+      if (!(error instanceof SendfileNotAvailableError) || options.fallback === false) throw error;
+    }
+    return yield* sendfileFallback(loop, transport, fd, offset, count);
+  }
   if (options.fallback === false) {
     throw new SendfileNotAvailableError(
       `fallback is disabled and native sendfile is not supported for transport ${transport}: Node has no zero-copy sendfile for sockets`,
