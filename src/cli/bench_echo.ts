@@ -22,15 +22,18 @@ export interface EchoServerEntry {
   /** What the table shows. */
   label: string;
   /** The command that starts it: it must print `PORT <n>` once listening; or why it is not available here. */
-  command(options: EchoBenchOptions): { file: string; args: string[] } | { unavailable: string };
+  command(options: EchoBenchOptions): { file: string; args: string[]; env?: Record<string, string> } | { unavailable: string };
 }
 
 const SERVER = fileURLToPath(new URL("./bench_echo_server.js", import.meta.url));
 const CLIENT = fileURLToPath(new URL("./bench_echo_client.js", import.meta.url));
 const PY_SERVER = packageFile("bench/python/echo_server.py");
 
-function nodeServer(kind: string): () => { file: string; args: string[] } {
-  return () => ({ file: process.execPath, args: [SERVER, kind] });
+function nodeServer(
+  kind: string,
+  env: Record<string, string> = {},
+): () => { file: string; args: string[]; env?: Record<string, string> } {
+  return () => ({ file: process.execPath, args: [SERVER, kind], env });
 }
 
 function pythonServer(loop: "asyncio" | "uvloop"): EchoServerEntry["command"] {
@@ -48,7 +51,21 @@ function pythonServer(loop: "asyncio" | "uvloop"): EchoServerEntry["command"] {
 /** The servers measured, in table order; the first is the baseline of the ratios. */
 export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
   { key: "net", label: "Node net (no loop)", command: nodeServer("net") },
-  { key: "protocol", label: "asyncio-ts Protocol", command: nodeServer("protocol") },
+  {
+    key: "protocol",
+    label: "asyncio-ts Protocol (native)",
+    command: nodeServer("protocol", { ASYNCIO_TS_TRANSPORTS: "native" }),
+  },
+  {
+    key: "buffered",
+    label: "asyncio-ts BufferedProtocol (native)",
+    command: nodeServer("buffered", { ASYNCIO_TS_TRANSPORTS: "native" }),
+  },
+  {
+    key: "protocol-net",
+    label: "asyncio-ts Protocol (net)",
+    command: nodeServer("protocol-net", { ASYNCIO_TS_TRANSPORTS: "net" }),
+  },
   { key: "sock", label: "asyncio-ts sock* (raw sockets)", command: nodeServer("sock") },
   { key: "cpython-asyncio", label: "CPython asyncio Protocol", command: pythonServer("asyncio") },
   { key: "cpython-uvloop", label: "CPython uvloop Protocol", command: pythonServer("uvloop") },
@@ -82,9 +99,13 @@ export interface EchoResult {
   note?: string;
 }
 
-function startServer(file: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
+function startServer(
+  file: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     child.stdout?.on("data", (data: Buffer) => {
@@ -170,7 +191,7 @@ async function measure(entry: EchoServerEntry, load: EchoLoad, options: EchoBenc
   const base = { server: entry.key, label: entry.label, size: load.size, connections: load.connections };
   const command = entry.command(options);
   if ("unavailable" in command) return { ...base, requestsPerSecond: null, note: command.unavailable };
-  const { child, port } = await startServer(command.file, command.args);
+  const { child, port } = await startServer(command.file, command.args, command.env);
   try {
     const { requests, seconds, serverCpu } = await runClient(port, load, child.pid);
     const cpuPerRequest = serverCpu === null || requests === 0 ? null : (serverCpu / requests) * 1e6;
