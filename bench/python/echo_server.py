@@ -32,6 +32,10 @@ if __name__ == "__main__":
             import uvloop
         except ImportError:
             sys.exit(3)
-        uvloop.run(main())
+        if hasattr(uvloop, "run"):
+            uvloop.run(main())
+        else:  # uvloop < 0.18 (Debian's python3-uvloop)
+            uvloop.install()
+            asyncio.run(main())
     else:
         asyncio.run(main())
