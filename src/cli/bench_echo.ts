@@ -8,10 +8,12 @@
  *
  * The registry is the one place to add a server: a streams server, a
  * sock* server, CPython's asyncio and uvloop (bench/python/echo_server.py,
- * when a python3 is found) each are one entry.
+ * when a python3 is found), the C epoll floor (bench/c/echo_epoll.c, built
+ * with the machine's cc) each are one entry.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageFile } from "./package_info.js";
 
@@ -48,6 +50,23 @@ function pythonServer(loop: "asyncio" | "uvloop"): EchoServerEntry["command"] {
   };
 }
 
+const C_SERVER = packageFile("bench/c/echo_epoll.c");
+
+/** The C epoll echo server (the floor), compiled on first use into build/bench with the machine's `cc`. */
+function cServer(): EchoServerEntry["command"] {
+  return () => {
+    const binary = packageFile("build/bench/echo_epoll");
+    if (!existsSync(C_SERVER)) return { unavailable: `${C_SERVER} is missing` };
+    if (!existsSync(binary)) {
+      mkdirSync(dirname(binary), { recursive: true });
+      const cc = spawnSync("cc", ["-O2", "-o", binary, C_SERVER], { timeout: 60_000, encoding: "utf8" });
+      if (cc.error !== undefined) return { unavailable: "no C compiler (cc) found" };
+      if (cc.status !== 0) return { unavailable: `cc failed: ${cc.stderr.trim().split("\n")[0]}` };
+    }
+    return { file: binary, args: [] };
+  };
+}
+
 /** The servers measured, in table order; the first is the baseline of the ratios. */
 export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
   { key: "net", label: "Node net (no loop)", command: nodeServer("net") },
@@ -69,6 +88,7 @@ export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
   { key: "sock", label: "asyncio-ts sock* (raw sockets)", command: nodeServer("sock") },
   { key: "cpython-asyncio", label: "CPython asyncio Protocol", command: pythonServer("asyncio") },
   { key: "cpython-uvloop", label: "CPython uvloop Protocol", command: pythonServer("uvloop") },
+  { key: "c-epoll", label: "C epoll (floor)", command: cServer() },
 ];
 
 /** One load of the benchmark. */
