@@ -37,7 +37,20 @@ test("the backend: native by default, transportBackend: 'net' and bad values (bo
     assert.equal(native.transportBackend, "native");
     assert.equal(viaNet.transportBackend, "net");
     assert.throws(() => new asyncio.EventLoop({ transportBackend: "uv" as "net" }), TypeError);
+    process.env.ASYNCIO_TS_TRANSPORTS = "net";
+    const fromEnv = new asyncio.EventLoop();
+    assert.equal(fromEnv.transportBackend, "net");
+    const fromOption = new asyncio.EventLoop({ transportBackend: "native" });
+    assert.equal(fromOption.transportBackend, "native", "the option wins");
+    fromEnv.close();
+    fromOption.close();
+    process.env.ASYNCIO_TS_TRANSPORTS = "nett";
+    assert.throws(
+      () => new asyncio.EventLoop(),
+      (e: unknown) => e instanceof asyncio.RuntimeError && /"nett"/.test(String(e)),
+    );
   } finally {
+    delete process.env.ASYNCIO_TS_TRANSPORTS;
     native.close();
     viaNet.close();
   }

@@ -45,8 +45,8 @@ export const TRANSPORTS_ENV = "ASYNCIO_TS_TRANSPORTS";
 
 /**
  * The backend asked for by `ASYNCIO_TS_TRANSPORTS` (`native` or `net`), or
- * the default, `native`; a bad value is a `ValueError`-worthy mistake that
- * must not be ignored silently.
+ * the default, `native`; any other value is a `RuntimeError` (a typo must
+ * not silently pick a backend).
  */
 export function defaultTransportBackend(): TransportBackend {
   const value = process.env[TRANSPORTS_ENV];
