@@ -234,17 +234,21 @@ class FlowClient extends asyncio.Protocol {
     if (this.received === this.total) this.finished.setResult(undefined);
     // A slow reader now and then: the server's buffer fills, so its writes pause too.
     this._sincePause += data.length;
-    if (this._sincePause >= 8 * 1024 * 1024 && this.received < this.total) {
+    // Only while much is still to come: the data in flight must be able to fill the server's buffers.
+    if (this._sincePause >= 8 * 1024 * 1024 && this.total - this.received >= 24 * 1024 * 1024) {
       this._sincePause = 0;
       this.pausedReading++;
       this.transport?.pauseReading();
-      // Until the server's buffer is full (its pauseWriting), which is certain to come while nobody reads.
+      // Until the server's buffer is full (its pauseWriting); a timer as the backstop, so that the test cannot hang.
+      const loop = asyncio.getRunningLoop();
+      let backstop: asyncio.TimerHandle | null = null;
       const resume = (): void => {
         FlowEcho.onPauseWriting = null;
-        FlowEcho.writingPaused = false;
+        backstop?.cancel();
         this.transport?.resumeReading();
       };
-      if (FlowEcho.writingPaused) asyncio.getRunningLoop().callLater(0.005, resume);
+      backstop = loop.callLater(1, resume);
+      if (FlowEcho.writingPaused) loop.callLater(0.005, resume);
       else FlowEcho.onPauseWriting = resume;
     }
   }

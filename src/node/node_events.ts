@@ -43,6 +43,7 @@ import type { FileDescriptorLike } from "./fd_watch.js";
 import { FdWatch, fileobjToFd } from "./fd_watch.js";
 import * as pipes from "./pipes.js";
 import { defaultTransportBackend, type TransportBackend } from "./selector_transport.js";
+import { sendfile } from "./sendfile.js";
 import type { Server } from "./server.js";
 import { SignalHandlers } from "./signals.js";
 import * as sockOps from "./sock_ops.js";
@@ -50,6 +51,7 @@ import type { Socket } from "./socket.js";
 import * as subprocess from "./subprocess_transport.js";
 import * as tcp from "./tcp.js";
 import * as udp from "./udp.js";
+import * as unix from "./unix_events.js";
 
 /** Node's timers take at most 2^31-1 ms; a longer sleep ends early and the loop sleeps again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -185,7 +187,7 @@ export class EventLoop extends BaseEventLoop {
     return dns.getnameinfo(this, sockaddr, flags);
   }
 
-  // --- TCP and Unix sockets, servers, sendfile (tcp.ts, server.ts) ---
+  // --- TCP and Unix sockets, servers, sendfile (tcp.ts, unix_events.ts, server.ts, sendfile.ts) ---
 
   override createConnection<P extends BaseProtocol>(
     protocolFactory: () => P,
@@ -202,11 +204,11 @@ export class EventLoop extends BaseEventLoop {
     protocolFactory: () => P,
     options?: CreateUnixConnectionOptions,
   ): Awaitable<[Transport, P]> {
-    return tcp.createUnixConnection(this, protocolFactory, options);
+    return unix.createUnixConnection(this, protocolFactory, options);
   }
 
   override createUnixServer(protocolFactory: () => BaseProtocol, options?: CreateUnixServerOptions): Awaitable<Server> {
-    return tcp.createUnixServer(this, protocolFactory, options);
+    return unix.createUnixServer(this, protocolFactory, options);
   }
 
   override connectAcceptedSocket<P extends BaseProtocol>(
@@ -229,7 +231,7 @@ export class EventLoop extends BaseEventLoop {
     count?: number | null,
     options?: SendfileOptions,
   ): Awaitable<number> {
-    return tcp.sendfile(this, transport, file, offset, count, options);
+    return sendfile(this, transport, file, offset, count, options);
   }
 
   // --- TLS (tls.ts) ---

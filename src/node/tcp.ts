@@ -1,19 +1,17 @@
 /**
- * Stream connections and servers of the Node loop (the part of CPython's
- * `base_events.py` and `unix_events.py` that makes them):
- * `createConnection` (resolution, every address tried in order, Happy
- * Eyeballs through `staggeredRace`, `localAddr`), `createServer` (one
- * host, several, or every interface), `createUnixConnection`,
- * `createUnixServer`, `connectAcceptedSocket`, and `sendfile` (which copies
- * through the transport: Node has no zero-copy path for sockets). Sockets
- * are Node `net.Socket`s / `net.Server`s; the transport is
- * `SocketTransport` (net_transport.ts), the server `Server` (server.ts).
+ * TCP connections and servers of the Node loop (the part of CPython's
+ * `base_events.py` that makes them): `createConnection` (resolution, every
+ * address tried in order, Happy Eyeballs through `staggeredRace`,
+ * `localAddr`), `createServer` (one host, several, or every interface),
+ * `connectAcceptedSocket`, and the helpers the Unix twins
+ * (unix_events.ts) share. Sockets are Node `net.Socket`s / `net.Server`s;
+ * the transport is `SocketTransport` (net_transport.ts), the server
+ * `Server` (server.ts); `sendfile` is in sendfile.ts.
  *
  * TLS (`ssl`) is the TLS part's: these functions accept the option shapes
  * and call the hooks it registers with `_setTlsHooks` (a connected socket
  * in, a TLS transport out).
  */
-import fs from "node:fs";
 import net from "node:net";
 import { Coro } from "../coroutines.js";
 import type {
@@ -22,38 +20,23 @@ import type {
   ConnectAcceptedSocketOptions,
   CreateConnectionOptions,
   CreateServerOptions,
-  CreateUnixConnectionOptions,
   CreateUnixServerOptions,
-  FileLike,
-  SendfileOptions,
   SocketLike,
 } from "../events.js";
-import {
-  ConnectionError,
-  ExceptionGroup,
-  OSError,
-  osErrorFrom,
-  RuntimeError,
-  SendfileNotAvailableError,
-  ValueError,
-} from "../exceptions.js";
+import { ExceptionGroup, OSError, osErrorFrom, RuntimeError, ValueError } from "../exceptions.js";
 import type { Coroutine, Future } from "../futures.js";
 import type { BaseProtocol } from "../protocols.js";
-import { Protocol } from "../protocols.js";
 import { AF_INET6, AF_UNSPEC, AI_PASSIVE, SOCK_STREAM } from "../socket_constants.js";
 import { interleaveAddrinfos, staggeredRace } from "../staggered.js";
-import type { Transport, WriteTransport } from "../transports.js";
+import type { Transport } from "../transports.js";
 import type { SockAddr } from "./dns.js";
 import { SocketTransport, type SocketTransportOptions, type TransportOwner } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
 import { canTakeOver, SelectorSocketTransport, takeOver, usesNativeTransports } from "./selector_transport.js";
 import { type AcceptedTransportFactory, Server } from "./server.js";
 
-/** The longest Unix socket path Linux takes (`sun_path` is 108 bytes with its terminating NUL). */
-export const UNIX_PATH_MAX = 107;
-
 /** The default backlog of listening sockets, as asyncio's. */
-const DEFAULT_BACKLOG = 100;
+export const DEFAULT_BACKLOG = 100;
 
 /** What the TLS part provides; until it is registered, `ssl` raises a clear error. */
 export interface TlsHooks {
@@ -95,7 +78,7 @@ export function formatAddress(address: SockAddr | string): string {
 }
 
 /** An OSError of the class `error` maps to, with a message of asyncio's wording. */
-function rewordedError(error: unknown, message: (strerror: string) => string): unknown {
+export function rewordedError(error: unknown, message: (strerror: string) => string): unknown {
   const mapped = osErrorFrom(error);
   if (!(mapped instanceof OSError)) return mapped;
   const Cls = mapped.constructor as new (errno: number | undefined, strerror: string, options?: object) => OSError;
@@ -103,10 +86,10 @@ function rewordedError(error: unknown, message: (strerror: string) => string): u
   return new Cls(mapped.errno, message(reason), { code: mapped.code, syscall: mapped.syscall, cause: error });
 }
 
-function ignoreError(): void {}
+export function ignoreError(): void {}
 
 /** Whether a Node socket is a Unix socket (libuv's `Pipe` handle) or TCP. */
-function socketKind(sock: net.Socket): "TCP" | "Unix" {
+export function socketKind(sock: net.Socket): "TCP" | "Unix" {
   return (sock as unknown as { _handle?: { constructor?: { name?: string } } })._handle?.constructor?.name === "Pipe"
     ? "Unix"
     : "TCP";
@@ -249,7 +232,7 @@ function* openConnection(loop: AbstractEventLoop, options: CreateConnectionOptio
 }
 
 /** A Node socket for the `sock` option: a `net.Socket` as it is, anything with `fileno()` opened by descriptor. */
-function adoptSocket(sock: SocketLike, what: string): net.Socket {
+export function adoptSocket(sock: SocketLike, what: string): net.Socket {
   if (sock instanceof net.Socket) {
     if (sock.destroyed) throw new ValueError(`${what}: the socket is closed: ${String(sock)}`);
     return sock;
@@ -271,7 +254,7 @@ function takeDescriptor(sock: SocketLike, fileno: () => number): number {
   return typeof detach === "function" ? detach.call(sock) : fileno.call(sock);
 }
 
-function* connected(loop: AbstractEventLoop, sock: net.Socket): Coroutine<void> {
+export function* connected(loop: AbstractEventLoop, sock: net.Socket): Coroutine<void> {
   if (!sock.connecting) return;
   yield* nodeFuture<void>(loop, (settle) => {
     sock.once("connect", () => settle.resolve(undefined));
@@ -281,7 +264,7 @@ function* connected(loop: AbstractEventLoop, sock: net.Socket): Coroutine<void> 
 }
 
 /** base_events' `_create_connection_transport`: the protocol, the transport, and the wait for connectionMade. */
-function* connectionTransport<P extends BaseProtocol>(
+export function* connectionTransport<P extends BaseProtocol>(
   loop: AbstractEventLoop,
   sock: net.Socket,
   protocolFactory: () => P,
@@ -324,7 +307,7 @@ function newTransport(
   return new SocketTransport(loop, sock, protocol, options);
 }
 
-function* tlsTransport<P extends BaseProtocol>(
+export function* tlsTransport<P extends BaseProtocol>(
   loop: AbstractEventLoop,
   sock: net.Socket,
   protocolFactory: () => P,
@@ -338,7 +321,7 @@ function* tlsTransport<P extends BaseProtocol>(
   return [transport, protocol];
 }
 
-function checkSslOptions(options: {
+export function checkSslOptions(options: {
   ssl?: unknown;
   serverHostname?: unknown;
   sslHandshakeTimeout?: unknown;
@@ -410,74 +393,6 @@ export function connectAcceptedSocket<P extends BaseProtocol>(
   }, "connectAcceptedSocket");
 }
 
-// ---- Unix sockets -----------------------------------------------------------
-
-function checkUnixPath(path: unknown, what: string): string {
-  if (typeof path !== "string")
-    throw new TypeError(`${what}: path must be a string, not ${path === null ? "null" : typeof path}`);
-  const length = Buffer.byteLength(path);
-  if (length > UNIX_PATH_MAX) {
-    throw new OSError(22, `AF_UNIX path too long (${length} bytes, at most ${UNIX_PATH_MAX})`, {
-      code: "EINVAL",
-      filename: path,
-    });
-  }
-  return path;
-}
-
-function* createUnixConnectionCoroutine<P extends BaseProtocol>(
-  loop: AbstractEventLoop,
-  protocolFactory: () => P,
-  options: CreateUnixConnectionOptions,
-): Coroutine<[Transport, P]> {
-  checkSslOptions(options);
-  const ssl = options.ssl ?? null;
-  if (ssl !== null && ssl !== false && (options.serverHostname ?? null) === null) {
-    throw new ValueError("you have to pass serverHostname when using ssl");
-  }
-  const rawPath = options.path ?? null;
-  let sock: net.Socket;
-  let path = "";
-  if (rawPath !== null) {
-    if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
-    path = checkUnixPath(rawPath, "createUnixConnection()");
-    sock = yield* nodeFuture<net.Socket>(
-      loop,
-      (settle) => {
-        const s = net.connect({ path, allowHalfOpen: true });
-        s.unref();
-        s.pause();
-        s.once("error", (error) => {
-          s.destroy();
-          settle.reject(rewordedError(error, () => `Connect call failed ${path}`));
-        });
-        s.once("connect", () => {
-          s.removeAllListeners("error");
-          s.on("error", ignoreError);
-          settle.resolve(s);
-        });
-        return () => s.destroy();
-      },
-      path,
-    );
-  } else {
-    if ((options.sock ?? null) === null) throw new ValueError("no path and sock were specified");
-    sock = adoptSocket(options.sock as SocketLike, "createUnixConnection()");
-    yield* connected(loop, sock);
-  }
-  if (ssl !== null && ssl !== false) return yield* tlsTransport(loop, sock, protocolFactory, options, null);
-  return yield* connectionTransport(loop, sock, protocolFactory, "Unix", { path: "", peer: path });
-}
-
-/** Python's `loop.create_unix_connection`: connects to the Unix socket at `path`. */
-export function createUnixConnection<P extends BaseProtocol>(
-  loop: AbstractEventLoop,
-  protocolFactory: () => P,
-  options: CreateUnixConnectionOptions = {},
-): Coro<[Transport, P]> {
-  return new Coro(() => createUnixConnectionCoroutine(loop, protocolFactory, options), "createUnixConnection");
-}
-
 // ---- servers ----------------------------------------------------------------
 
 /** The Node versions whose `net.Server.listen` takes `reusePort` (22.12+, 23.1+). */
@@ -497,7 +412,7 @@ function checkReuseOptions(options: CreateServerOptions): void {
   }
 }
 
-function acceptorFor(
+export function acceptorFor(
   options: CreateServerOptions | CreateUnixServerOptions,
   kind: "TCP" | "Unix",
   unixPath: string,
@@ -514,7 +429,7 @@ function acceptorFor(
   };
 }
 
-function newListener(): net.Server {
+export function newListener(): net.Server {
   return net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
 }
 
@@ -545,7 +460,7 @@ function listenOn(loop: AbstractEventLoop, info: AddrInfo, options: CreateServer
 }
 
 /** A `sock` given to a server: a listening `net.Server`, or a socket to listen on by descriptor. */
-function* adoptListener(loop: AbstractEventLoop, sock: SocketLike, backlog: number): Coroutine<net.Server> {
+export function* adoptListener(loop: AbstractEventLoop, sock: SocketLike, backlog: number): Coroutine<net.Server> {
   if (sock instanceof net.Server) {
     if (!sock.listening) throw new ValueError("sock must be a listening net.Server");
     return sock;
@@ -638,248 +553,4 @@ export function createServer(
   options: CreateServerOptions = {},
 ): Coro<Server> {
   return new Coro(() => createServerCoroutine(loop, protocolFactory, options), "createServer");
-}
-
-/** Removes a stale socket file at `path` (only a socket: anything else is left for listen to refuse). */
-function removeStaleSocket(path: string): void {
-  if (path.startsWith("\0")) return;
-  try {
-    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
-  } catch (error) {
-    if ((error as { code?: string }).code !== "ENOENT") throw osErrorFrom(error, path);
-  }
-}
-
-function* createUnixServerCoroutine(
-  loop: AbstractEventLoop,
-  protocolFactory: () => BaseProtocol,
-  options: CreateUnixServerOptions,
-): Coroutine<Server> {
-  if ((options.ssl ?? null) === null && (options.sslHandshakeTimeout ?? null) !== null) {
-    throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
-  }
-  if (options.cleanupSocket === false) {
-    throw new ValueError("cleanupSocket: false is not possible on Node: libuv removes the socket file when a Unix server closes");
-  }
-  const backlog = options.backlog ?? DEFAULT_BACKLOG;
-  const rawPath = options.path ?? null;
-  let listener: net.Server;
-  let path = "";
-  if (rawPath !== null) {
-    if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
-    path = checkUnixPath(rawPath, "createUnixServer()");
-    removeStaleSocket(path);
-    listener = yield* nodeFuture<net.Server>(
-      loop,
-      (settle) => {
-        const l = newListener();
-        l.once("error", (error) => {
-          l.close();
-          settle.reject(error);
-        });
-        l.listen({ path, backlog }, () => {
-          l.removeAllListeners("error");
-          settle.resolve(l);
-        });
-        return () => l.close();
-      },
-      path,
-    );
-  } else {
-    if ((options.sock ?? null) === null) throw new ValueError("path was not specified, and no sock specified");
-    listener = yield* adoptListener(loop, options.sock as SocketLike, backlog);
-    const address = listener.address();
-    path = typeof address === "string" ? address : "";
-  }
-  const server = new Server(loop, [listener], protocolFactory, {
-    backlog,
-    makeTransport: acceptorFor(options, "Unix", path),
-    unixPaths: [path],
-  });
-  if (options.startServing ?? true) yield* server.startServing();
-  return server;
-}
-
-/** Python's `loop.create_unix_server`: listens on the Unix socket `path` (removed again when the server closes). */
-export function createUnixServer(
-  loop: AbstractEventLoop,
-  protocolFactory: () => BaseProtocol,
-  options: CreateUnixServerOptions = {},
-): Coro<Server> {
-  return new Coro(() => createUnixServerCoroutine(loop, protocolFactory, options), "createUnixServer");
-}
-
-// ---- sendfile ---------------------------------------------------------------
-
-/** The chunk size of the copying sendfile, as asyncio's fallback. */
-const SENDFILE_CHUNK = 16 * 1024;
-
-/**
- * Stands in for the transport's protocol while sendfile copies (asyncio's
- * `_SendfileFallbackProtocol`): reading is paused, `drain()` waits while
- * the transport's buffer is over its high-water mark.
- */
-class SendfileFallbackProtocol extends Protocol {
-  private readonly _transport: SocketTransport | SelectorSocketTransport;
-  private readonly _proto: BaseProtocol;
-  private readonly _shouldResumeReading: boolean;
-  private readonly _shouldResumeWriting: boolean;
-  private _writeReady: Future<void> | null = null;
-
-  constructor(loop: AbstractEventLoop, transport: SocketTransport | SelectorSocketTransport) {
-    super();
-    this._transport = transport;
-    this._proto = transport.getProtocol();
-    this._shouldResumeReading = transport.isReading();
-    this._shouldResumeWriting = transport._isProtocolPaused();
-    transport.pauseReading();
-    transport.setProtocol(this);
-    if (this._shouldResumeWriting) this._writeReady = loop.createFuture<void>();
-    this._loop = loop;
-  }
-
-  private readonly _loop: AbstractEventLoop;
-
-  *drain(): Coroutine<void> {
-    if (this._transport.isClosing()) throw new ConnectionError(undefined, "Connection closed by peer");
-    if (this._writeReady !== null) yield* this._writeReady;
-  }
-
-  override connectionMade(): void {
-    throw new RuntimeError("Invalid state: connection should have been established already.");
-  }
-
-  override connectionLost(exc: Error | null): void {
-    const ready = this._writeReady;
-    if (ready !== null && !ready.done())
-      ready.setException(exc ?? new ConnectionError(undefined, "Connection is closed by peer"));
-    this._proto.connectionLost(exc);
-  }
-
-  override pauseWriting(): void {
-    if (this._writeReady === null) this._writeReady = this._loop.createFuture<void>();
-  }
-
-  override resumeWriting(): void {
-    const ready = this._writeReady;
-    this._writeReady = null;
-    if (ready !== null && !ready.done()) ready.setResult(undefined);
-  }
-
-  override dataReceived(): void {
-    throw new RuntimeError("Invalid state: reading should be paused");
-  }
-
-  override eofReceived(): void {
-    throw new RuntimeError("Invalid state: reading should be paused");
-  }
-
-  restore(): void {
-    this._transport.setProtocol(this._proto);
-    if (this._shouldResumeReading) this._transport.resumeReading();
-    const ready = this._writeReady;
-    if (ready !== null && !ready.done()) ready.cancel();
-    if (this._shouldResumeWriting) this._proto.resumeWriting();
-  }
-}
-
-function fdOf(file: FileLike): number {
-  const fd = typeof file === "number" ? file : (file as { fd?: unknown })?.fd;
-  if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0) {
-    throw new TypeError(`file must be a file descriptor or have an fd (a fs.promises.FileHandle), not ${typeof file}`);
-  }
-  return fd;
-}
-
-function checkSendfileParams(offset: unknown, count: unknown): void {
-  if (typeof offset !== "number" || !Number.isInteger(offset))
-    throw new TypeError(`offset must be an integer (got ${String(offset)})`);
-  if (offset < 0) throw new ValueError(`offset must be a non-negative integer (got ${offset})`);
-  if (count === null || count === undefined) return;
-  if (typeof count !== "number" || !Number.isInteger(count))
-    throw new TypeError(`count must be an integer (got ${String(count)})`);
-  if (count <= 0) throw new ValueError(`count must be a positive integer (got ${count})`);
-}
-
-function readChunk(loop: AbstractEventLoop, fd: number, buffer: Buffer, length: number, position: number): Future<number> {
-  return nodeFuture<number>(loop, (settle) => {
-    fs.read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? settle.reject(error) : settle.resolve(bytesRead)));
-    return undefined;
-  });
-}
-
-function* sendfileFallback(
-  loop: AbstractEventLoop,
-  transport: SocketTransport | SelectorSocketTransport,
-  fd: number,
-  offset: number,
-  count: number | null,
-): Coroutine<number> {
-  const proto = new SendfileFallbackProtocol(loop, transport);
-  let total = 0;
-  try {
-    for (;;) {
-      const blocksize = count === null ? SENDFILE_CHUNK : Math.min(count - total, SENDFILE_CHUNK);
-      if (blocksize <= 0) return total;
-      // A fresh buffer per chunk: the transport keeps a reference to what it was given until it is sent.
-      const buffer = Buffer.allocUnsafe(blocksize);
-      const read = yield* readChunk(loop, fd, buffer, blocksize, offset + total);
-      if (read === 0) return total;
-      yield* proto.drain();
-      transport.write(read === blocksize ? buffer : buffer.subarray(0, read));
-      total += read;
-    }
-  } finally {
-    proto.restore();
-  }
-}
-
-function* sendfileCoroutine(
-  loop: AbstractEventLoop,
-  transport: WriteTransport,
-  file: FileLike,
-  offset: number,
-  count: number | null,
-  options: SendfileOptions,
-): Coroutine<number> {
-  if (!(transport instanceof SocketTransport) && !(transport instanceof SelectorSocketTransport))
-    throw new RuntimeError(`sendfile is not supported for transport ${String(transport)}`);
-  if (transport.isClosing()) throw new RuntimeError("Transport is closing");
-  checkSendfileParams(offset, count);
-  const fd = fdOf(file);
-  if (transport instanceof SelectorSocketTransport) {
-    // A descriptor of ours: sendfile(2) straight to the socket, as CPython's selector loop (`_sendfile_native`).
-    try {
-      return yield* transport._sendfile(fd, offset, count);
-    } catch (error) {
-      if (!(error instanceof SendfileNotAvailableError) || options.fallback === false) throw error;
-    }
-    return yield* sendfileFallback(loop, transport, fd, offset, count);
-  }
-  if (options.fallback === false) {
-    throw new SendfileNotAvailableError(
-      `fallback is disabled and native sendfile is not supported for transport ${transport}: Node has no zero-copy sendfile for sockets`,
-    );
-  }
-  return yield* sendfileFallback(loop, transport, fd, offset, count);
-}
-
-/**
- * Python's `loop.sendfile`: sends `count` bytes of `file` (all when
- * `null`) from `offset` through `transport`, and resolves to the number of
- * bytes sent. Node has no zero-copy path to a socket, so the file is read
- * in 16 KiB chunks (positional reads in libuv's thread pool) and written
- * through the transport, waiting whenever its buffer is over the
- * high-water mark; with `fallback: false` it raises
- * `SendfileNotAvailableError`. The file's own position is not used or moved.
- */
-export function sendfile(
-  loop: AbstractEventLoop,
-  transport: WriteTransport,
-  file: FileLike,
-  offset = 0,
-  count: number | null = null,
-  options: SendfileOptions = {},
-): Coro<number> {
-  return new Coro(() => sendfileCoroutine(loop, transport, file, offset, count, options), "sendfile");
 }

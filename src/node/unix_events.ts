@@ -1,0 +1,170 @@
+/**
+ * Unix socket connections and servers (Python's `unix_events`
+ * `create_unix_connection`/`create_unix_server`): the same transport and
+ * server as TCP, on a path. Node silently shortens an over-long path, so
+ * the length is checked here (an `OSError`); a stale socket file is
+ * removed before listening, and libuv removes the file when the server
+ * closes.
+ */
+import fs from "node:fs";
+import net from "node:net";
+import { Coro } from "../coroutines.js";
+import type { AbstractEventLoop, CreateUnixConnectionOptions, CreateUnixServerOptions, SocketLike } from "../events.js";
+import { OSError, osErrorFrom, ValueError } from "../exceptions.js";
+import type { Coroutine } from "../futures.js";
+import type { BaseProtocol } from "../protocols.js";
+import type { Transport } from "../transports.js";
+import { nodeFuture } from "./node_futures.js";
+import { Server } from "./server.js";
+import {
+  acceptorFor,
+  adoptListener,
+  adoptSocket,
+  checkSslOptions,
+  connected,
+  connectionTransport,
+  DEFAULT_BACKLOG,
+  ignoreError,
+  newListener,
+  rewordedError,
+  tlsTransport,
+} from "./tcp.js";
+
+/** The longest Unix socket path Linux takes (`sun_path` is 108 bytes with its terminating NUL). */
+export const UNIX_PATH_MAX = 107;
+
+function checkUnixPath(path: unknown, what: string): string {
+  if (typeof path !== "string")
+    throw new TypeError(`${what}: path must be a string, not ${path === null ? "null" : typeof path}`);
+  const length = Buffer.byteLength(path);
+  if (length > UNIX_PATH_MAX) {
+    throw new OSError(22, `AF_UNIX path too long (${length} bytes, at most ${UNIX_PATH_MAX})`, {
+      code: "EINVAL",
+      filename: path,
+    });
+  }
+  return path;
+}
+
+function* createUnixConnectionCoroutine<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  options: CreateUnixConnectionOptions,
+): Coroutine<[Transport, P]> {
+  checkSslOptions(options);
+  const ssl = options.ssl ?? null;
+  if (ssl !== null && ssl !== false && (options.serverHostname ?? null) === null) {
+    throw new ValueError("you have to pass serverHostname when using ssl");
+  }
+  const rawPath = options.path ?? null;
+  let sock: net.Socket;
+  let path = "";
+  if (rawPath !== null) {
+    if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
+    path = checkUnixPath(rawPath, "createUnixConnection()");
+    sock = yield* nodeFuture<net.Socket>(
+      loop,
+      (settle) => {
+        const s = net.connect({ path, allowHalfOpen: true });
+        s.unref();
+        // Node reads nothing before a transport takes the socket (a native one takes its descriptor).
+        s.pause();
+        s.once("error", (error) => {
+          s.destroy();
+          settle.reject(rewordedError(error, () => `Connect call failed ${path}`));
+        });
+        s.once("connect", () => {
+          s.removeAllListeners("error");
+          s.on("error", ignoreError);
+          settle.resolve(s);
+        });
+        return () => s.destroy();
+      },
+      path,
+    );
+  } else {
+    if ((options.sock ?? null) === null) throw new ValueError("no path and sock were specified");
+    sock = adoptSocket(options.sock as SocketLike, "createUnixConnection()");
+    yield* connected(loop, sock);
+  }
+  if (ssl !== null && ssl !== false) return yield* tlsTransport(loop, sock, protocolFactory, options, null);
+  return yield* connectionTransport(loop, sock, protocolFactory, "Unix", { path: "", peer: path });
+}
+
+/** Python's `loop.create_unix_connection`: connects to the Unix socket at `path`. */
+export function createUnixConnection<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  options: CreateUnixConnectionOptions = {},
+): Coro<[Transport, P]> {
+  return new Coro(() => createUnixConnectionCoroutine(loop, protocolFactory, options), "createUnixConnection");
+}
+
+/** Removes a stale socket file at `path` (only a socket: anything else is left for listen to refuse). */
+function removeStaleSocket(path: string): void {
+  if (path.startsWith("\0")) return;
+  try {
+    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT") throw osErrorFrom(error, path);
+  }
+}
+
+function* createUnixServerCoroutine(
+  loop: AbstractEventLoop,
+  protocolFactory: () => BaseProtocol,
+  options: CreateUnixServerOptions,
+): Coroutine<Server> {
+  if ((options.ssl ?? null) === null && (options.sslHandshakeTimeout ?? null) !== null) {
+    throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
+  }
+  if (options.cleanupSocket === false) {
+    throw new ValueError("cleanupSocket: false is not possible on Node: libuv removes the socket file when a Unix server closes");
+  }
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
+  const rawPath = options.path ?? null;
+  let listener: net.Server;
+  let path = "";
+  if (rawPath !== null) {
+    if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
+    path = checkUnixPath(rawPath, "createUnixServer()");
+    removeStaleSocket(path);
+    listener = yield* nodeFuture<net.Server>(
+      loop,
+      (settle) => {
+        const l = newListener();
+        l.once("error", (error) => {
+          l.close();
+          settle.reject(error);
+        });
+        l.listen({ path, backlog }, () => {
+          l.removeAllListeners("error");
+          settle.resolve(l);
+        });
+        return () => l.close();
+      },
+      path,
+    );
+  } else {
+    if ((options.sock ?? null) === null) throw new ValueError("path was not specified, and no sock specified");
+    listener = yield* adoptListener(loop, options.sock as SocketLike, backlog);
+    const address = listener.address();
+    path = typeof address === "string" ? address : "";
+  }
+  const server = new Server(loop, [listener], protocolFactory, {
+    backlog,
+    makeTransport: acceptorFor(options, "Unix", path),
+    unixPaths: [path],
+  });
+  if (options.startServing ?? true) yield* server.startServing();
+  return server;
+}
+
+/** Python's `loop.create_unix_server`: listens on the Unix socket `path` (removed again when the server closes). */
+export function createUnixServer(
+  loop: AbstractEventLoop,
+  protocolFactory: () => BaseProtocol,
+  options: CreateUnixServerOptions = {},
+): Coro<Server> {
+  return new Coro(() => createUnixServerCoroutine(loop, protocolFactory, options), "createUnixServer");
+}
