@@ -29,13 +29,23 @@ import { addon, addonAvailable, errnoError, sys } from "./addon.js";
 import { FdWatch } from "./fd_watch.js";
 import { LOG_THRESHOLD_FOR_CONNLOST_WRITES, type TransportOwner } from "./net_transport.js";
 import { sockSendfile } from "./sock_ops.js";
-import { receiveBuffer, received, Socket } from "./socket.js";
+import { Socket } from "./socket.js";
 import { handleFd, TransportSocket } from "./trsock.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
-/** CPython's `max_size`: at most this much per receive. */
-const MAX_SIZE = 256 * 1024;
+/** At most this much per receive (Node's own read size; CPython's `max_size` is 256 KiB). */
+const MAX_SIZE = 64 * 1024;
+/** A receive at least this large is handed out in the buffer it landed in; a smaller one is copied out. */
+const HAND_OUT_SIZE = 16 * 1024;
+
+/**
+ * Where receives land, shared by every native transport of the thread. A
+ * small one is copied out at its exact size (the protocol may keep it); a
+ * large one keeps this buffer, and a new one is made: no copy of 64 KiB
+ * per receive, and no 64 KiB buffer held per idle connection.
+ */
+let readBuffer = Buffer.allocUnsafeSlow(MAX_SIZE);
 
 /** Which transports the loop makes for plain TCP and Unix connections. */
 export type TransportBackend = "native" | "net";
@@ -163,10 +173,17 @@ export class SelectorSocketTransport extends FlowControlTransport {
 
   private _readData(): void {
     const native = this._native;
-    const scratch = receiveBuffer(MAX_SIZE);
-    const n = native.recv(this._fd, scratch, 0, MAX_SIZE, 0);
+    const buffer = readBuffer;
+    const n = native.recv(this._fd, buffer, 0, MAX_SIZE, 0);
     if (n > 0) {
-      const data = received(scratch, n);
+      let data: Buffer;
+      if (n >= HAND_OUT_SIZE) {
+        data = buffer.subarray(0, n);
+        readBuffer = Buffer.allocUnsafeSlow(MAX_SIZE);
+      } else {
+        data = Buffer.allocUnsafe(n);
+        buffer.copy(data, 0, 0, n);
+      }
       try {
         (this._protocol as Protocol).dataReceived(data);
       } catch (error) {
