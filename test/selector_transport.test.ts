@@ -213,3 +213,65 @@ test("BufferedProtocol: the kernel writes into the protocol's own buffer, in par
     await server.waitClosed();
   });
 });
+
+/** The client half-closes; the server's protocol keeps its side open, then pauses and resumes reading. */
+function* eofOnceGen(): asyncio.Coroutine<void> {
+  const loop = asyncio.getRunningLoop();
+  let receiver: Collector | null = null;
+  const server = yield* loop.createServer(
+    () => {
+      receiver = new Collector();
+      receiver.keepOpen = true;
+      return receiver;
+    },
+    { host: "127.0.0.1", port: 0 },
+  );
+  const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+  transport.writeEof();
+  yield* asyncio.sleep(0.01);
+  const r = receiver as Collector | null;
+  assert.ok(r !== null);
+  yield* r.gotEof;
+  r.transport?.pauseReading();
+  r.transport?.resumeReading();
+  yield* asyncio.sleep(0.01);
+  assert.deepEqual(r.events, ["made", "eof"], "end of file is delivered once");
+  r.transport?.close();
+  yield* r.done;
+  yield* client.done;
+  server.close();
+  yield* server.waitClosed();
+}
+
+test("after end of file, pauseReading/resumeReading do not deliver it again (generator coroutine)", async () => {
+  await runNet(eofOnceGen());
+});
+
+test("after end of file, pauseReading/resumeReading do not deliver it again (async function)", async () => {
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const receivers: Collector[] = [];
+    const server = await loop.createServer(
+      () => {
+        const receiver = receivers[receivers.push(new Collector()) - 1] as Collector;
+        receiver.keepOpen = true;
+        return receiver;
+      },
+      { host: "127.0.0.1", port: 0 },
+    );
+    const [transport, client] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    transport.writeEof();
+    await asyncio.sleep(0.01);
+    const r = receivers[0] as Collector;
+    await r.gotEof;
+    r.transport?.pauseReading();
+    r.transport?.resumeReading();
+    await asyncio.sleep(0.01);
+    assert.deepEqual(r.events, ["made", "eof"], "end of file is delivered once");
+    r.transport?.close();
+    await r.done;
+    await client.done;
+    server.close();
+    await server.waitClosed();
+  });
+});

@@ -256,7 +256,8 @@ export class SelectorSocketTransport extends FlowControlTransport {
   resumeReading(): void {
     if (this._closing || !this._paused) return;
     this._paused = false;
-    this._addReader();
+    // After the peer's end of file there is nothing to read (and eofReceived must not come twice).
+    if (!this._readEof) this._addReader();
     if (this._loop.getDebug()) logger.debug(`${this} resumes reading`);
   }
 
