@@ -24,10 +24,15 @@ class EchoProtocol extends asyncio.Protocol {
   }
 }
 
-/** Echoes through its own receive buffer (BufferedProtocol): the kernel writes into it, a copy of what came is sent back. */
+/**
+ * Echoes through its own receive buffer (BufferedProtocol): the kernel
+ * writes into it and the same bytes are written back, no copy. The
+ * transport keeps what it was given until sent, so the buffer is reused
+ * only when the write went out at once, else a new one is made.
+ */
 class BufferedEchoProtocol extends asyncio.BufferedProtocol {
   private _transport: asyncio.Transport | null = null;
-  private readonly _buffer = Buffer.allocUnsafe(256 * 1024);
+  private _buffer = Buffer.allocUnsafe(64 * 1024);
   override connectionMade(transport: asyncio.Transport): void {
     this._transport = transport;
   }
@@ -35,8 +40,9 @@ class BufferedEchoProtocol extends asyncio.BufferedProtocol {
     return this._buffer;
   }
   override bufferUpdated(nbytes: number): void {
-    // The transport keeps what it is given until sent, and the buffer is refilled next: send a copy.
-    (this._transport as asyncio.Transport).write(Buffer.from(this._buffer.subarray(0, nbytes)));
+    const transport = this._transport as asyncio.Transport;
+    transport.write(this._buffer.subarray(0, nbytes));
+    if (transport.getWriteBufferSize() > 0) this._buffer = Buffer.allocUnsafe(64 * 1024);
   }
 }
 
