@@ -275,3 +275,44 @@ test("after end of file, pauseReading/resumeReading do not deliver it again (asy
     await server.waitClosed();
   });
 });
+
+test("a socket.Socket handed to createConnection/connectAcceptedSocket: a native transport on it, no Node socket (both styles)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const sock = asyncio.socket.socket(asyncio.socket.AF_INET, asyncio.socket.SOCK_STREAM);
+    sock.setblocking(false);
+    yield* loop.sockConnect(sock, ["127.0.0.1", portOf(server)]);
+    const [transport, client] = yield* loop.createConnection(() => new Collector(), { sock });
+    assert.equal(transport.constructor.name, "SelectorSocketTransport");
+    assert.equal(sock.fileno(), -1, "the descriptor was taken from the given object");
+    transport.write(Buffer.from("raw"));
+    yield* client.until(3);
+    assert.equal(client.received.toString(), "raw");
+    transport.close();
+    yield* client.done;
+    server.close();
+    yield* server.waitClosed();
+  });
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const { socket } = asyncio;
+    const listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM);
+    listener.bind(["127.0.0.1", 0]);
+    listener.listen(1);
+    listener.setblocking(false);
+    const port = (listener.getsockname() as [string, number])[1];
+    const connecting = asyncio.ensureFuture(loop.createConnection(() => new Collector(), { host: "127.0.0.1", port }));
+    const [conn] = (await loop.sockAccept(listener)) as [asyncio.socket.Socket, asyncio.Address];
+    const [client, clientProto] = await connecting;
+    const [transport, proto] = await loop.connectAcceptedSocket(() => new Collector(), conn);
+    assert.equal(transport.constructor.name, "SelectorSocketTransport");
+    client.write(Buffer.from("accepted"));
+    await proto.until(8);
+    assert.equal(proto.received.toString(), "accepted");
+    transport.close();
+    await proto.done;
+    await clientProto.done;
+    listener.close();
+  });
+});

@@ -17,12 +17,12 @@ import type net from "node:net";
 import type { BaseEventLoop } from "../base_events.js";
 import { type Context, copyContext } from "../contextvars.js";
 import type { AbstractEventLoop, Callback } from "../events.js";
-import { ConnectionError, OSError, RuntimeError } from "../exceptions.js";
+import { ConnectionError, OSError, RuntimeError, ValueError } from "../exceptions.js";
 import type { Coroutine, Future } from "../futures.js";
 import { logger } from "../log.js";
 import type { BaseProtocol, BufferedProtocol, Protocol } from "../protocols.js";
 import { isBufferedProtocol } from "../protocols.js";
-import { AF_UNIX, IPPROTO_TCP, SHUT_WR, TCP_NODELAY } from "../socket_constants.js";
+import { AF_UNIX, IPPROTO_TCP, SHUT_WR, SOCK_STREAM, TCP_NODELAY } from "../socket_constants.js";
 import { FlowControlTransport } from "../transports.js";
 import type { NativeAddon } from "./addon.js";
 import { addon, addonAvailable, errnoError, sys } from "./addon.js";
@@ -521,6 +521,34 @@ export class SelectorSocketTransport extends FlowControlTransport {
 
 function setResultUnlessCancelled(waiter: Future<void>): void {
   if (!waiter.done()) waiter.setResult(undefined);
+}
+
+/**
+ * A native transport on a connected `socket.Socket` handed to the loop
+ * (`createConnection({ sock })`, `connectAcceptedSocket`): no Node socket
+ * in between. The descriptor is taken from the given object (`detach()`),
+ * as the `net` backend takes it, so closing that object later cannot close
+ * it under the transport. Resolves once `connectionMade` ran.
+ */
+export function* socketTransport<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  sock: Socket,
+  protocolFactory: () => P,
+  what: string,
+): Coroutine<[SelectorSocketTransport, P]> {
+  if (sock.fileno() < 0) throw new ValueError(`${what}: the socket is closed: ${sock}`);
+  if (sock.type !== SOCK_STREAM) throw new ValueError(`${what}: a stream socket was expected, got ${sock}`);
+  const protocol = protocolFactory();
+  const own = new Socket(sock.family, sock.type, sock.proto, sock.detach());
+  const waiter = loop.createFuture<void>();
+  const transport = new SelectorSocketTransport(loop, own, protocol, { waiter });
+  try {
+    yield* waiter;
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  return [transport, protocol];
 }
 
 /**

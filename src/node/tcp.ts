@@ -32,8 +32,9 @@ import type { Transport } from "../transports.js";
 import type { SockAddr } from "./dns.js";
 import { SocketTransport, type SocketTransportOptions, type TransportOwner } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
-import { canTakeOver, SelectorSocketTransport, takeOver, usesNativeTransports } from "./selector_transport.js";
+import { canTakeOver, SelectorSocketTransport, socketTransport, takeOver, usesNativeTransports } from "./selector_transport.js";
 import { type AcceptedTransportFactory, Server } from "./server.js";
+import { Socket } from "./socket.js";
 
 /** The default backlog of listening sockets, as asyncio's. */
 export const DEFAULT_BACKLOG = 100;
@@ -352,6 +353,9 @@ function* createConnectionCoroutine<P extends BaseProtocol>(
     sock = yield* openConnection(loop, options);
   } else {
     if ((options.sock ?? null) === null) throw new ValueError("host and port was not specified and no sock specified");
+    if ((ssl === null || ssl === false) && options.sock instanceof Socket && usesNativeTransports(loop)) {
+      return yield* socketTransport(loop, options.sock, protocolFactory, "createConnection()");
+    }
     sock = adoptSocket(options.sock as SocketLike, "createConnection()");
     yield* connected(loop, sock);
   }
@@ -382,6 +386,9 @@ export function connectAcceptedSocket<P extends BaseProtocol>(
 ): Coro<[Transport, P]> {
   return new Coro(function* connectAcceptedSocketCoroutine(): Coroutine<[Transport, P]> {
     checkSslOptions(options);
+    if ((options.ssl ?? null) === null && sock instanceof Socket && usesNativeTransports(loop)) {
+      return yield* socketTransport(loop, sock, protocolFactory, "connectAcceptedSocket()");
+    }
     const nodeSock = adoptSocket(sock, "connectAcceptedSocket()");
     if ((options.ssl ?? null) !== null) {
       const protocol = protocolFactory();
