@@ -7,7 +7,7 @@
  * Error convention, chosen for speed on the data path and clarity
  * elsewhere:
  *  - the calls a non-blocking loop retries (recv, recvfrom, send, sendto,
- *    accept, connect, sendfile) return -errno instead of throwing, so that
+ *    accept, connect, sendfile, writev) return -errno instead of throwing, so that
  *    "would block" costs no exception object;
  *  - every other call throws an Error carrying `code` (the errno's name,
  *    "ECONNREFUSED"), `errno` (positive) and `syscall`.
@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -519,6 +520,59 @@ static napi_value js_sendto(napi_env env, napi_callback_info info) {
   return make_int(env, n < 0 ? -errno : n);
 }
 
+/*
+ * writev(fd, buffers, offset) -> bytes sent or -errno: one sendmsg(2) of
+ * buffers[0] (from byte `offset` on), buffers[1], ... (at most IOV_MAX of
+ * them), straight from the JavaScript memory. A transport's write buffer
+ * drains in one call however many writes it holds; MSG_NOSIGNAL as send.
+ */
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+static napi_value js_writev(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd;
+  int64_t offset;
+  if (!get_int(env, argv[0], &fd) || !get_int64(env, argv[2], &offset)) return NULL;
+  bool is_array = false;
+  napi_is_array(env, argv[1], &is_array);
+  if (!is_array) {
+    napi_throw_type_error(env, NULL, "asyncio_native: writev expects an array of Uint8Arrays");
+    return NULL;
+  }
+  uint32_t count = 0;
+  CHECK(napi_get_array_length(env, argv[1], &count));
+  if (count > IOV_MAX) count = IOV_MAX;
+  struct iovec iov[IOV_MAX];
+  int used = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    CHECK(napi_get_element(env, argv[1], i, &item));
+    char *data;
+    size_t len;
+    if (!get_bytes(env, item, NULL, NULL, &data, &len)) return NULL;
+    if (i == 0) {
+      if (offset < 0 || (uint64_t)offset > len) {
+        napi_throw_range_error(env, NULL, "asyncio_native: writev offset outside the first buffer");
+        return NULL;
+      }
+      data += offset;
+      len -= (size_t)offset;
+    }
+    if (len == 0) continue;
+    iov[used].iov_base = data;
+    iov[used].iov_len = len;
+    used++;
+  }
+  if (used == 0) return make_int(env, 0);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = iov;
+  msg.msg_iovlen = (size_t)used;
+  ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  return make_int(env, n < 0 ? -errno : n);
+}
+
 static napi_value js_shutdown(napi_env env, napi_callback_info info) {
   ARGS(2);
   int32_t fd, how;
@@ -810,6 +864,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"recvfrom", NULL, js_recvfrom, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"sendto", NULL, js_sendto, NULL, NULL, NULL, napi_default, NULL},
+      {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
       {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},
       {"getsockname", NULL, js_getsockname, NULL, NULL, NULL, napi_default, NULL},
       {"getpeername", NULL, js_getpeername, NULL, NULL, NULL, napi_default, NULL},

@@ -48,6 +48,10 @@ if __name__ == "__main__":
             import uvloop
         except ImportError:
             sys.exit(3)
-        uvloop.run(main(api))
+        if hasattr(uvloop, "run"):
+            uvloop.run(main(api))
+        else:  # uvloop < 0.18 (Debian's python3-uvloop)
+            uvloop.install()
+            asyncio.run(main(api))
     else:
         asyncio.run(main(api))

@@ -8,10 +8,12 @@
  *
  * The registry is the one place to add a server: a streams server, a
  * sock* server, CPython's asyncio and uvloop (bench/python/echo_server.py,
- * when a python3 is found) each are one entry.
+ * when a python3 is found), the C epoll floor (bench/c/echo_epoll.c, built
+ * with the machine's cc) each are one entry.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageFile } from "./package_info.js";
 
@@ -22,33 +24,70 @@ export interface EchoServerEntry {
   /** What the table shows. */
   label: string;
   /** The command that starts it: it must print `PORT <n>` once listening; or why it is not available here. */
-  command(options: EchoBenchOptions): { file: string; args: string[] } | { unavailable: string };
+  command(options: EchoBenchOptions): { file: string; args: string[]; env?: Record<string, string> } | { unavailable: string };
 }
 
 const SERVER = fileURLToPath(new URL("./bench_echo_server.js", import.meta.url));
 const CLIENT = fileURLToPath(new URL("./bench_echo_client.js", import.meta.url));
 const PY_SERVER = packageFile("bench/python/echo_server.py");
 
-function nodeServer(kind: string): () => { file: string; args: string[] } {
-  return () => ({ file: process.execPath, args: [SERVER, kind] });
+function nodeServer(
+  kind: string,
+  env: Record<string, string> = {},
+): () => { file: string; args: string[]; env?: Record<string, string> } {
+  return () => ({ file: process.execPath, args: [SERVER, kind], env });
 }
+
+/** Interpreters tried when no `--python` is given: the first that can import the loop's module runs it. */
+const PYTHON_CANDIDATES = ["python3", "/usr/bin/python3", "/usr/local/bin/python3"];
 
 function pythonServer(loop: "asyncio" | "uvloop", api: "protocol" | "streams" = "protocol"): EchoServerEntry["command"] {
   return (options) => {
     if (options.python === null) return { unavailable: "--no-python" };
-    const python = options.python ?? "python3";
     if (!existsSync(PY_SERVER)) return { unavailable: `${PY_SERVER} is missing` };
-    const probe = spawnSync(python, ["-c", loop === "uvloop" ? "import uvloop" : "import asyncio"], { timeout: 30_000 });
-    if (probe.error !== undefined) return { unavailable: `no ${python} found` };
-    if (probe.status !== 0) return { unavailable: `${loop} is not importable in ${python}` };
+    const candidates = options.python === undefined ? PYTHON_CANDIDATES : [options.python];
+    const module = loop === "uvloop" ? "uvloop" : "asyncio";
+    const python = candidates.find((c) => spawnSync(c, ["-c", `import ${module}`], { timeout: 30_000 }).status === 0);
+    if (python === undefined) return { unavailable: `${module} is not importable in ${candidates.join(", ")}` };
     return { file: python, args: [PY_SERVER, loop, api] };
+  };
+}
+
+const C_SERVER = packageFile("bench/c/echo_epoll.c");
+
+/** The C epoll echo server (the floor), compiled on first use into build/bench with the machine's `cc`. */
+function cServer(): EchoServerEntry["command"] {
+  return () => {
+    const binary = packageFile("build/bench/echo_epoll");
+    if (!existsSync(C_SERVER)) return { unavailable: `${C_SERVER} is missing` };
+    if (!existsSync(binary)) {
+      mkdirSync(dirname(binary), { recursive: true });
+      const cc = spawnSync("cc", ["-O2", "-o", binary, C_SERVER], { timeout: 60_000, encoding: "utf8" });
+      if (cc.error !== undefined) return { unavailable: "no C compiler (cc) found" };
+      if (cc.status !== 0) return { unavailable: `cc failed: ${cc.stderr.trim().split("\n")[0]}` };
+    }
+    return { file: binary, args: [] };
   };
 }
 
 /** The servers measured, in table order; the first is the baseline of the ratios. */
 export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
   { key: "net", label: "Node net (no loop)", command: nodeServer("net") },
-  { key: "protocol", label: "asyncio-ts Protocol", command: nodeServer("protocol") },
+  {
+    key: "protocol",
+    label: "asyncio-ts Protocol (native)",
+    command: nodeServer("protocol", { ASYNCIO_TS_TRANSPORTS: "native" }),
+  },
+  {
+    key: "buffered",
+    label: "asyncio-ts BufferedProtocol (native)",
+    command: nodeServer("buffered", { ASYNCIO_TS_TRANSPORTS: "native" }),
+  },
+  {
+    key: "protocol-net",
+    label: "asyncio-ts Protocol (net)",
+    command: nodeServer("protocol-net", { ASYNCIO_TS_TRANSPORTS: "net" }),
+  },
   { key: "sock", label: "asyncio-ts sock* (raw sockets)", command: nodeServer("sock") },
   { key: "cpython-asyncio", label: "CPython asyncio Protocol", command: pythonServer("asyncio") },
   { key: "cpython-uvloop", label: "CPython uvloop Protocol", command: pythonServer("uvloop") },
@@ -56,6 +95,7 @@ export const ECHO_SERVER_REGISTRY: EchoServerEntry[] = [
   { key: "streams-generator", label: "asyncio-ts streams (generator)", command: nodeServer("streams-generator") },
   { key: "cpython-asyncio-streams", label: "CPython asyncio streams", command: pythonServer("asyncio", "streams") },
   { key: "cpython-uvloop-streams", label: "CPython uvloop streams", command: pythonServer("uvloop", "streams") },
+  { key: "c-epoll", label: "C epoll (floor)", command: cServer() },
 ];
 
 /** One load of the benchmark. */
@@ -86,9 +126,13 @@ export interface EchoResult {
   note?: string;
 }
 
-function startServer(file: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
+function startServer(
+  file: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     child.stdout?.on("data", (data: Buffer) => {
@@ -174,7 +218,7 @@ async function measure(entry: EchoServerEntry, load: EchoLoad, options: EchoBenc
   const base = { server: entry.key, label: entry.label, size: load.size, connections: load.connections };
   const command = entry.command(options);
   if ("unavailable" in command) return { ...base, requestsPerSecond: null, note: command.unavailable };
-  const { child, port } = await startServer(command.file, command.args);
+  const { child, port } = await startServer(command.file, command.args, command.env);
   try {
     const { requests, seconds, serverCpu } = await runClient(port, load, child.pid);
     const cpuPerRequest = serverCpu === null || requests === 0 ? null : (serverCpu / requests) * 1e6;

@@ -56,6 +56,42 @@ function streamsServer(handler: asyncio.ClientConnectedCallback): () => Promise<
     });
 }
 
+/**
+ * Echoes through its own receive buffer (BufferedProtocol): the kernel
+ * writes into it and the same bytes are written back, no copy. The
+ * transport keeps what it was given until sent, so the buffer is reused
+ * only when the write went out at once, else a new one is made.
+ */
+class BufferedEchoProtocol extends asyncio.BufferedProtocol {
+  private _transport: asyncio.Transport | null = null;
+  private _buffer = Buffer.allocUnsafe(64 * 1024);
+  override connectionMade(transport: asyncio.Transport): void {
+    this._transport = transport;
+  }
+  override getBuffer(): Uint8Array {
+    return this._buffer;
+  }
+  override bufferUpdated(nbytes: number): void {
+    const transport = this._transport as asyncio.Transport;
+    transport.write(this._buffer.subarray(0, nbytes));
+    if (transport.getWriteBufferSize() > 0) this._buffer = Buffer.allocUnsafe(64 * 1024);
+  }
+}
+
+/** A Protocol echo server on the loop, the transports of `backend`. */
+function protocolServer(backend: "native" | "net", factory: () => asyncio.BaseProtocol): () => Promise<void> {
+  return () =>
+    asyncio.run(async () => {
+      const loop = asyncio.getRunningLoop();
+      if ((loop as asyncio.EventLoop).transportBackend !== backend) {
+        throw new Error(`the loop uses the ${(loop as asyncio.EventLoop).transportBackend} transports, not ${backend}`);
+      }
+      const server = (await loop.createServer(factory, { host: "127.0.0.1", port: 0 })) as asyncio.Server;
+      announce((server.sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number);
+      await server.serveForever();
+    });
+}
+
 /** Echoes on one accepted raw socket with the loop's sock* methods until the peer closes. */
 async function sockEcho(loop: asyncio.AbstractEventLoop, conn: asyncio.socket.Socket): Promise<void> {
   try {
@@ -77,14 +113,12 @@ function announce(port: number): void {
 
 /** The servers this file can run, by KIND. */
 export const ECHO_SERVERS: Record<string, () => Promise<void>> = {
-  /** asyncio-ts: loop.createServer with a Protocol. */
-  protocol: () =>
-    asyncio.run(async () => {
-      const loop = asyncio.getRunningLoop();
-      const server = (await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 })) as asyncio.Server;
-      announce((server.sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number);
-      await server.serveForever();
-    }),
+  /** asyncio-ts: loop.createServer with a Protocol, the loop's default (native) transports. */
+  protocol: protocolServer("native", () => new EchoProtocol()),
+  /** asyncio-ts: the same on the `net` backend (ASYNCIO_TS_TRANSPORTS=net, set by the registry). */
+  "protocol-net": protocolServer("net", () => new EchoProtocol()),
+  /** asyncio-ts: a BufferedProtocol on the native transports (receives into the protocol's buffer). */
+  buffered: protocolServer("native", () => new BufferedEchoProtocol()),
   /** asyncio-ts streams: startServer, read(64 KiB) / write / drain in an async function. */
   streams: streamsServer(streamsEcho),
   /** The same with a generator coroutine. */

@@ -21,7 +21,7 @@ export type PollCallback = (status: number, events: number) => void;
 
 /**
  * The addon's functions. Data-path calls (connect, accept, recv, recvfrom,
- * send, sendto, sendfile) return `-errno` on failure instead of throwing;
+ * send, sendto, sendfile, writev) return `-errno` on failure instead of throwing;
  * every other call throws an error with `code`, `errno` and `syscall`.
  */
 export interface NativeAddon {
@@ -48,6 +48,8 @@ export interface NativeAddon {
     family: number,
     address: Address | Uint8Array,
   ): number;
+  /** One sendmsg(2) of `buffers` (the first from byte `offset` on, at most IOV_MAX of them): bytes sent or `-errno`. */
+  writev(fd: number, buffers: readonly Uint8Array[], offset: number): number;
   shutdown(fd: number, how: number): void;
   getsockname(fd: number): Address | null;
   getpeername(fd: number): Address | null;

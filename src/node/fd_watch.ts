@@ -39,6 +39,23 @@ export function fileobjToFd(fileobj: FileDescriptorLike): number {
   return fd;
 }
 
+/**
+ * Entries reported during the current turn of libuv's poll phase. libuv
+ * reports each ready descriptor in a callback of its own, and queueing each
+ * on its loop at once woke the loop once per descriptor (an iteration per
+ * socket, run from the microtask checkpoint after each report); collected
+ * here, they are queued together in the check phase that follows the poll
+ * (`setImmediate`), so one iteration serves what one poll found.
+ */
+const pendingEntries: FdEntry[] = [];
+let flushScheduled = false;
+
+function flushEntries(): void {
+  flushScheduled = false;
+  const entries = pendingEntries.splice(0);
+  for (const entry of entries) entry._enqueue();
+}
+
 /** Every descriptor watched in this thread, by number: libuv allows one poll handle per descriptor. */
 const watchedFds = new Map<number, FdEntry>();
 
@@ -123,7 +140,20 @@ class FdEntry implements Runnable {
     }
     if (this._queued || loop.isClosed()) return;
     this._queued = true;
-    loop._scheduleReady(this);
+    pendingEntries.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushEntries);
+    }
+  }
+
+  /** After the poll phase (`flushEntries`): onto the loop's ready queue. */
+  _enqueue(): void {
+    if (this._closed || this.loop.isClosed()) {
+      this._queued = false;
+      return;
+    }
+    this.loop._scheduleReady(this);
   }
 
   /** In a loop iteration: run the reader and/or the writer the report was for. */

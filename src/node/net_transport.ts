@@ -30,7 +30,7 @@ import type { Future } from "../futures.js";
 import { logger } from "../log.js";
 import type { BaseProtocol, BufferedProtocol, Protocol } from "../protocols.js";
 import { isBufferedProtocol } from "../protocols.js";
-import { FlowControlTransport } from "../transports.js";
+import { FlowControlTransport, type Transport } from "../transports.js";
 import { handleFd, TransportSocket } from "./trsock.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
@@ -62,8 +62,8 @@ function flushDrains(): void {
 
 /** What a transport tells the server that accepted it (Python's `Server._attach`/`_detach`). */
 export interface TransportOwner {
-  _attach(transport: SocketTransport): void;
-  _detach(transport: SocketTransport): void;
+  _attach(transport: Transport): void;
+  _detach(transport: Transport): void;
 }
 
 /** Options of `new SocketTransport`. */

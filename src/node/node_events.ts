@@ -37,11 +37,13 @@ import type { Awaitable } from "../futures.js";
 import type { Address, BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "../protocols.js";
 import { _setIsMainThread } from "../runners.js";
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from "../transports.js";
+import { addonAvailable } from "./addon.js";
 import * as dns from "./dns.js";
 import { ThreadPoolExecutor } from "./executors.js";
 import type { FileDescriptorLike } from "./fd_watch.js";
 import { FdWatch, fileobjToFd } from "./fd_watch.js";
 import * as pipes from "./pipes.js";
+import { defaultTransportBackend, type TransportBackend } from "./selector_transport.js";
 import { sendfile } from "./sendfile.js";
 import type { Server } from "./server.js";
 import { SignalHandlers } from "./signals.js";
@@ -131,6 +133,18 @@ export class NodeScheduler implements LoopScheduler {
   }
 }
 
+/** Options of `new EventLoop`: the core's, and the backend of plain TCP and Unix transports. */
+export interface NodeEventLoopOptions extends EventLoopOptions {
+  /**
+   * `"native"` (the default): plain TCP and Unix connections get transports
+   * on their raw descriptors through the native addon; `"net"`: transports
+   * over Node's `net.Socket`. Without the addon, always `"net"`. Defaults to
+   * the environment variable `ASYNCIO_TS_TRANSPORTS` (`native` or `net`).
+   * TLS always uses Node's `tls`.
+   */
+  transportBackend?: TransportBackend;
+}
+
 /**
  * The default event loop: asyncio's loop, running inside Node's. Each I/O
  * method is a short delegation to the module of its concept (TCP and Unix
@@ -139,9 +153,16 @@ export class NodeScheduler implements LoopScheduler {
  * backend.
  */
 export class EventLoop extends BaseEventLoop {
-  constructor(options: EventLoopOptions = {}, scheduler: LoopScheduler = new NodeScheduler()) {
+  constructor(options: NodeEventLoopOptions = {}, scheduler: LoopScheduler = new NodeScheduler()) {
     super(scheduler, options);
+    const backend = options.transportBackend ?? defaultTransportBackend();
+    if (backend !== "native" && backend !== "net") {
+      throw new TypeError(`transportBackend must be "native" or "net", not ${JSON.stringify(backend)}`);
+    }
+    this._transportBackend = backend;
   }
+
+  private readonly _transportBackend: TransportBackend;
 
   // --- executors (executors.ts) ---
 
@@ -199,6 +220,11 @@ export class EventLoop extends BaseEventLoop {
     options?: ConnectAcceptedSocketOptions,
   ): Awaitable<[Transport, P]> {
     return tcp.connectAcceptedSocket(this, protocolFactory, sock, options);
+  }
+
+  /** The backend of this loop's plain TCP and Unix transports: `"native"` only when asked for and the addon is there. */
+  get transportBackend(): TransportBackend {
+    return this._transportBackend === "native" && addonAvailable() ? "native" : "net";
   }
 
   override sendfile(

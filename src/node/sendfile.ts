@@ -15,6 +15,7 @@ import { Protocol } from "../protocols.js";
 import type { WriteTransport } from "../transports.js";
 import { SocketTransport } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
+import { SelectorSocketTransport } from "./selector_transport.js";
 
 /** The chunk size of the copying sendfile, as asyncio's fallback. */
 const SENDFILE_CHUNK = 16 * 1024;
@@ -25,13 +26,13 @@ const SENDFILE_CHUNK = 16 * 1024;
  * the transport's buffer is over its high-water mark.
  */
 class SendfileFallbackProtocol extends Protocol {
-  private readonly _transport: SocketTransport;
+  private readonly _transport: SocketTransport | SelectorSocketTransport;
   private readonly _proto: BaseProtocol;
   private readonly _shouldResumeReading: boolean;
   private readonly _shouldResumeWriting: boolean;
   private _writeReady: Future<void> | null = null;
 
-  constructor(loop: AbstractEventLoop, transport: SocketTransport) {
+  constructor(loop: AbstractEventLoop, transport: SocketTransport | SelectorSocketTransport) {
     super();
     this._transport = transport;
     this._proto = transport.getProtocol();
@@ -115,7 +116,7 @@ function readChunk(loop: AbstractEventLoop, fd: number, buffer: Buffer, length: 
 
 function* sendfileFallback(
   loop: AbstractEventLoop,
-  transport: SocketTransport,
+  transport: SocketTransport | SelectorSocketTransport,
   fd: number,
   offset: number,
   count: number | null,
@@ -147,11 +148,20 @@ function* sendfileCoroutine(
   count: number | null,
   options: SendfileOptions,
 ): Coroutine<number> {
-  if (!(transport instanceof SocketTransport))
+  if (!(transport instanceof SocketTransport) && !(transport instanceof SelectorSocketTransport))
     throw new RuntimeError(`sendfile is not supported for transport ${String(transport)}`);
   if (transport.isClosing()) throw new RuntimeError("Transport is closing");
   checkSendfileParams(offset, count);
   const fd = fdOf(file);
+  if (transport instanceof SelectorSocketTransport) {
+    // A descriptor of ours: sendfile(2) straight to the socket, as CPython's selector loop (`_sendfile_native`).
+    try {
+      return yield* transport._sendfile(fd, offset, count);
+    } catch (error) {
+      if (!(error instanceof SendfileNotAvailableError) || options.fallback === false) throw error;
+    }
+    return yield* sendfileFallback(loop, transport, fd, offset, count);
+  }
   if (options.fallback === false) {
     throw new SendfileNotAvailableError(
       `fallback is disabled and native sendfile is not supported for transport ${transport}: Node has no zero-copy sendfile for sockets`,

@@ -21,7 +21,8 @@ import { CancelledError, RuntimeError } from "../exceptions.js";
 import type { Coroutine, Future } from "../futures.js";
 import type { BaseProtocol } from "../protocols.js";
 import { sleep } from "../tasks.js";
-import type { SocketTransport, TransportOwner } from "./net_transport.js";
+import type { Transport } from "../transports.js";
+import type { TransportOwner } from "./net_transport.js";
 import { TransportSocket } from "./trsock.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
@@ -60,7 +61,7 @@ export class Server extends AbstractServer implements TransportOwner {
   private readonly _sockets: TransportSocket[];
   private readonly _protocolFactory: () => BaseProtocol;
   private readonly _options: ServerOptions;
-  private readonly _clients = new Set<SocketTransport>();
+  private readonly _clients = new Set<Transport>();
   private _waiters: Future<void>[] | null = [];
   private _serving = false;
   private _servingForeverFut: Future<void> | null = null;
@@ -120,11 +121,11 @@ export class Server extends AbstractServer implements TransportOwner {
     this._options.makeTransport(this._loop, sock, protocol, this);
   };
 
-  _attach(transport: SocketTransport): void {
+  _attach(transport: Transport): void {
     this._clients.add(transport);
   }
 
-  _detach(transport: SocketTransport): void {
+  _detach(transport: Transport): void {
     this._clients.delete(transport);
     if (this._clients.size === 0 && this._listeners === null) this._wakeup();
   }

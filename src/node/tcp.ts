@@ -30,9 +30,11 @@ import { AF_INET6, AF_UNSPEC, AI_PASSIVE, SOCK_STREAM } from "../socket_constant
 import { interleaveAddrinfos, staggeredRace } from "../staggered.js";
 import type { Transport } from "../transports.js";
 import type { SockAddr } from "./dns.js";
-import { SocketTransport, type TransportOwner } from "./net_transport.js";
+import { SocketTransport, type SocketTransportOptions, type TransportOwner } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
+import { canTakeOver, SelectorSocketTransport, socketTransport, takeOver, usesNativeTransports } from "./selector_transport.js";
 import { type AcceptedTransportFactory, Server } from "./server.js";
+import { Socket } from "./socket.js";
 
 /** The default backlog of listening sockets, as asyncio's. */
 export const DEFAULT_BACKLOG = 100;
@@ -107,6 +109,8 @@ function connectOnce(loop: AbstractEventLoop, family: number, address: SockAddr,
   future = nodeFuture<net.Socket>(loop, (settle) => {
     const sock = new net.Socket({ allowHalfOpen: true });
     sock.unref();
+    // Node reads nothing before a transport takes the socket (a native one takes its descriptor).
+    sock.pause();
     const onError = (error: Error & { syscall?: string }): void => {
       sock.destroy();
       settle.reject(
@@ -282,7 +286,7 @@ export function* connectionTransport<P extends BaseProtocol>(
     throw error;
   }
   const waiter = loop.createFuture<void>();
-  const transport = new SocketTransport(loop, sock, protocol, { kind, waiter, unix, server });
+  const transport = newTransport(loop, sock, protocol, { kind, waiter, unix, server });
   try {
     yield* waiter;
   } catch (error) {
@@ -290,6 +294,23 @@ export function* connectionTransport<P extends BaseProtocol>(
     throw error;
   }
   return [transport, protocol];
+}
+
+/**
+ * The backend dispatch: a native transport on the socket's descriptor
+ * (selector_transport.ts) when the loop uses them and the socket can be
+ * taken over, else the transport over the Node socket.
+ */
+function newTransport(
+  loop: AbstractEventLoop,
+  sock: net.Socket,
+  protocol: BaseProtocol,
+  options: SocketTransportOptions,
+): SocketTransport | SelectorSocketTransport {
+  if (usesNativeTransports(loop) && canTakeOver(sock)) {
+    return new SelectorSocketTransport(loop, takeOver(sock), protocol, { waiter: options.waiter, server: options.server });
+  }
+  return new SocketTransport(loop, sock, protocol, options);
 }
 
 export function* tlsTransport<P extends BaseProtocol>(
@@ -337,6 +358,9 @@ function* createConnectionCoroutine<P extends BaseProtocol>(
     sock = yield* openConnection(loop, options);
   } else {
     if ((options.sock ?? null) === null) throw new ValueError("host and port was not specified and no sock specified");
+    if ((ssl === null || ssl === false) && options.sock instanceof Socket && usesNativeTransports(loop)) {
+      return yield* socketTransport(loop, options.sock, protocolFactory, "createConnection()");
+    }
     sock = adoptSocket(options.sock as SocketLike, "createConnection()");
     yield* connected(loop, sock);
   }
@@ -367,6 +391,9 @@ export function connectAcceptedSocket<P extends BaseProtocol>(
 ): Coro<[Transport, P]> {
   return new Coro(function* connectAcceptedSocketCoroutine(): Coroutine<[Transport, P]> {
     checkSslOptions(options);
+    if ((options.ssl ?? null) === null && sock instanceof Socket && usesNativeTransports(loop)) {
+      return yield* socketTransport(loop, sock, protocolFactory, "connectAcceptedSocket()");
+    }
     const nodeSock = adoptSocket(sock, "connectAcceptedSocket()");
     if ((options.ssl ?? null) !== null) {
       const protocol = protocolFactory();
@@ -406,7 +433,7 @@ export function acceptorFor(
   return (loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, server: TransportOwner): void => {
     // A TCP server's `sock` may be a listening Unix socket: each connection says what it is.
     const actual = kind === "Unix" ? "Unix" : socketKind(sock);
-    new SocketTransport(loop, sock, protocol, {
+    newTransport(loop, sock, protocol, {
       kind: actual,
       server,
       unix: actual === "Unix" ? { path: unixPath, peer: "" } : null,

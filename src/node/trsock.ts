@@ -6,11 +6,13 @@
  * Python's view refuses I/O so that user code cannot disturb the
  * transport; this one wraps a Node `net.Socket` (a connection) or
  * `net.Server` (a listener) and exposes it as `nodeSocket` for what Node
- * can do and Python cannot (the TLS part uses it).
+ * can do and Python cannot (the TLS part uses it), or, for the transports
+ * on raw descriptors (selector_transport.ts), the `socket.Socket` itself.
  */
 import type net from "node:net";
 import type { Address } from "../protocols.js";
 import { AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, SOCK_STREAM } from "../socket_constants.js";
+import { Socket } from "./socket.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -28,13 +30,13 @@ export function handleFd(handle: unknown): number {
 
 /** A socket of a transport or server, as Python's `TransportSocket`. */
 export class TransportSocket {
-  /** The Node object underneath: a `net.Socket` or a listening `net.Server`. */
-  readonly nodeSocket: net.Socket | net.Server;
+  /** The object underneath: a `net.Socket`, a listening `net.Server`, or a raw `socket.Socket`. */
+  readonly nodeSocket: net.Socket | net.Server | Socket;
   /** For Unix sockets: the path (Node does not report it). */
   private readonly _unixPath: string | null;
   private readonly _peerPath: string | null;
 
-  constructor(nodeSocket: net.Socket | net.Server, unix: { path: string; peer: string } | null = null) {
+  constructor(nodeSocket: net.Socket | net.Server | Socket, unix: { path: string; peer: string } | null = null) {
     this.nodeSocket = nodeSocket;
     this._unixPath = unix?.path ?? null;
     this._peerPath = unix?.peer ?? null;
@@ -42,6 +44,7 @@ export class TransportSocket {
 
   /** `AF_INET`, `AF_INET6` or `AF_UNIX`. */
   get family(): number {
+    if (this.nodeSocket instanceof Socket) return this.nodeSocket.family;
     if (this._unixPath !== null) return AF_UNIX;
     const address = this._localAddress();
     return typeof address === "string" ? AF_UNIX : address.length === 4 ? AF_INET6 : AF_INET;
@@ -59,16 +62,19 @@ export class TransportSocket {
 
   /** The file descriptor, or -1 once the socket is closed. */
   fileno(): number {
+    if (this.nodeSocket instanceof Socket) return this.nodeSocket.fileno();
     return handleFd((this.nodeSocket as unknown as { _handle?: unknown })._handle);
   }
 
   /** The local address: `[host, port]`, `[host, port, flowinfo, scopeId]` or a Unix path. */
   getsockname(): Address {
+    if (this.nodeSocket instanceof Socket) return this.nodeSocket.fileno() < 0 ? "" : (this.nodeSocket.getsockname() ?? "");
     return this._unixPath ?? this._localAddress();
   }
 
   /** The peer's address (connections only). */
   getpeername(): Address {
+    if (this.nodeSocket instanceof Socket) return this.nodeSocket.fileno() < 0 ? "" : (this.nodeSocket.getpeername() ?? "");
     if (this._peerPath !== null) return this._peerPath;
     const sock = this.nodeSocket as net.Socket;
     if (typeof sock.remoteAddress !== "string") return "";

@@ -15,7 +15,9 @@ import type { Coroutine } from "../futures.js";
 import type { BaseProtocol } from "../protocols.js";
 import type { Transport } from "../transports.js";
 import { nodeFuture } from "./node_futures.js";
+import { socketTransport, usesNativeTransports } from "./selector_transport.js";
 import { Server } from "./server.js";
+import { Socket } from "./socket.js";
 import {
   acceptorFor,
   adoptListener,
@@ -68,6 +70,8 @@ function* createUnixConnectionCoroutine<P extends BaseProtocol>(
       (settle) => {
         const s = net.connect({ path, allowHalfOpen: true });
         s.unref();
+        // Node reads nothing before a transport takes the socket (a native one takes its descriptor).
+        s.pause();
         s.once("error", (error) => {
           s.destroy();
           settle.reject(rewordedError(error, () => `Connect call failed ${path}`));
@@ -83,6 +87,9 @@ function* createUnixConnectionCoroutine<P extends BaseProtocol>(
     );
   } else {
     if ((options.sock ?? null) === null) throw new ValueError("no path and sock were specified");
+    if ((ssl === null || ssl === false) && options.sock instanceof Socket && usesNativeTransports(loop)) {
+      return yield* socketTransport(loop, options.sock, protocolFactory, "createUnixConnection()");
+    }
     sock = adoptSocket(options.sock as SocketLike, "createUnixConnection()");
     yield* connected(loop, sock);
   }

@@ -1,0 +1,586 @@
+/**
+ * The stream transport on a raw non-blocking descriptor (CPython's
+ * `_SelectorSocketTransport` of `selector_events.py`, hence the name): TCP
+ * and Unix stream sockets read and written straight through the native
+ * addon, readiness from a `uv_poll_t` on Node's own libuv loop
+ * (fd_watch.ts). Reading: `recv` into a shared scratch buffer, copied out
+ * at the exact size for `dataReceived` (the protocol may keep it), or
+ * straight into the protocol's own buffer for a `BufferedProtocol` (no
+ * copy). Writing: `write()` sends at once when nothing is buffered and
+ * buffers only what the kernel refused; the writer drains the buffer with
+ * one `writev` per readiness report. Flow control is `FlowControlTransport`
+ * against the buffered size. The `net`-based transport (net_transport.ts)
+ * remains for TLS and as the fallback backend; tcp.ts picks one per
+ * connection (`transportBackendOf`).
+ */
+import type net from "node:net";
+import type { BaseEventLoop } from "../base_events.js";
+import { type Context, copyContext } from "../contextvars.js";
+import type { AbstractEventLoop, Callback } from "../events.js";
+import { ConnectionError, OSError, RuntimeError, ValueError } from "../exceptions.js";
+import type { Coroutine, Future } from "../futures.js";
+import { logger } from "../log.js";
+import type { BaseProtocol, BufferedProtocol, Protocol } from "../protocols.js";
+import { isBufferedProtocol } from "../protocols.js";
+import { AF_UNIX, IPPROTO_TCP, SHUT_WR, SOCK_STREAM, TCP_NODELAY } from "../socket_constants.js";
+import { FlowControlTransport } from "../transports.js";
+import type { NativeAddon } from "./addon.js";
+import { addon, addonAvailable, errnoError, sys } from "./addon.js";
+import { FdWatch } from "./fd_watch.js";
+import { LOG_THRESHOLD_FOR_CONNLOST_WRITES, type TransportOwner } from "./net_transport.js";
+import { sockSendfile } from "./sock_ops.js";
+import { Socket } from "./socket.js";
+import { handleFd, TransportSocket } from "./trsock.js";
+
+const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
+
+/** At most this much per receive (Node's own read size; CPython's `max_size` is 256 KiB). */
+const MAX_SIZE = 64 * 1024;
+/** A receive at least this large is handed out in the buffer it landed in; a smaller one is copied out. */
+const HAND_OUT_SIZE = 16 * 1024;
+
+/**
+ * Where receives land, shared by every native transport of the thread. A
+ * small one is copied out at its exact size (the protocol may keep it); a
+ * large one keeps this buffer, and a new one is made: no copy of 64 KiB
+ * per receive, and no 64 KiB buffer held per idle connection.
+ */
+let readBuffer = Buffer.allocUnsafeSlow(MAX_SIZE);
+
+/** Which transports the loop makes for plain TCP and Unix connections. */
+export type TransportBackend = "native" | "net";
+
+/** The environment variable that picks the backend of loops made without `transportBackend`. */
+export const TRANSPORTS_ENV = "ASYNCIO_TS_TRANSPORTS";
+
+/**
+ * The backend asked for by `ASYNCIO_TS_TRANSPORTS` (`native` or `net`), or
+ * the default, `native`; any other value is a `RuntimeError` (a typo must
+ * not silently pick a backend).
+ */
+export function defaultTransportBackend(): TransportBackend {
+  const value = process.env[TRANSPORTS_ENV];
+  if (value === undefined || value === "") return "native";
+  if (value === "native" || value === "net") return value;
+  throw new RuntimeError(`${TRANSPORTS_ENV} must be "native" or "net", not ${JSON.stringify(value)}`);
+}
+
+/**
+ * Whether `loop` makes native transports for plain connections: its
+ * `transportBackend` says `native` (the default) and the addon is there.
+ * Without the addon every loop uses the `net` backend.
+ */
+export function usesNativeTransports(loop: AbstractEventLoop): boolean {
+  const backend = (loop as { transportBackend?: unknown }).transportBackend ?? "net";
+  return backend === "native" && addonAvailable();
+}
+
+/** `-errno` of "try again when ready". */
+function mustWait(native: NativeAddon, result: number): boolean {
+  return result === -native.EAGAIN || result === -native.EWOULDBLOCK || result === -native.EINTR;
+}
+
+/** Options of `new SelectorSocketTransport`. */
+export interface SelectorTransportOptions {
+  /** The server that accepted the connection. */
+  server?: TransportOwner | null;
+  /** Resolved once `connectionMade` has been called. */
+  waiter?: Future<void> | null;
+  /** Extra information added to (or replacing) `peername`, `sockname`, `socket`. */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * A connected TCP or Unix stream socket as an asyncio transport, on its
+ * descriptor (CPython's `_SelectorSocketTransport`).
+ *
+ * Invariants: `_buffer` holds what the kernel refused, its first chunk from
+ * `_offset` on, `_bufferSize` bytes in all; the writer is watched exactly
+ * while `_buffer` is not empty; `connectionLost` runs once, last, and then
+ * the socket is closed (`_sock.fileno()` is -1).
+ */
+export class SelectorSocketTransport extends FlowControlTransport {
+  protected readonly _loop: AbstractEventLoop;
+  protected _protocol: BaseProtocol;
+  private readonly _sock: Socket;
+  private readonly _fd: number;
+  private readonly _kind: "TCP" | "Unix";
+  private readonly _native: NativeAddon;
+  private readonly _watch: FdWatch;
+  private readonly _context: Context;
+  private _server: TransportOwner | null;
+  private _buffered: boolean;
+  private _buffer: Uint8Array[] = [];
+  private _offset = 0;
+  private _bufferSize = 0;
+  private _paused = false;
+  private _closing = false;
+  private _eof = false;
+  /** The peer's end of file was received (and the protocol kept the transport open). */
+  private _readEof = false;
+  private _lost = false;
+  /** Writes refused since the connection was lost or closed (`_conn_lost`). */
+  private _connLost = 0;
+  /** The last descriptor number, for the repr once closed. */
+  private _lastFd: number;
+  /** Futures of `_drained()`. */
+  private _emptyWaiters: Future<void>[] = [];
+
+  constructor(loop: AbstractEventLoop, sock: Socket, protocol: BaseProtocol, options: SelectorTransportOptions = {}) {
+    const socket = new TransportSocket(sock);
+    super({ socket, sockname: socket.getsockname(), peername: socket.getpeername(), ...options.extra });
+    this._loop = loop;
+    this._sock = sock;
+    this._fd = sock.fileno();
+    this._lastFd = this._fd;
+    this._kind = sock.family === AF_UNIX ? "Unix" : "TCP";
+    this._native = addon();
+    this._watch = FdWatch.of(loop as BaseEventLoop);
+    this._protocol = protocol;
+    this._buffered = isBufferedProtocol(protocol);
+    this._context = copyContext();
+    this._server = options.server ?? null;
+    sock.setblocking(false);
+    // As CPython's transports (and uvloop's), TCP_NODELAY: an echo must not wait for Nagle.
+    if (this._kind === "TCP") sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
+    this._server?._attach(this);
+    const waiter = options.waiter ?? null;
+    // CPython's order: connection_made, then the reader, then the waiter (each a callback of its own).
+    this._loop._callSoonInContext(this._context, this._connectionMade, null);
+    this._loop._callSoonInContext(this._context, this._startReading, null);
+    if (waiter !== null) this._loop._callSoonInContext(this._context, setResultUnlessCancelled as Callback<unknown[]>, [waiter]);
+  }
+
+  // ---- reading --------------------------------------------------------------
+
+  private readonly _connectionMade = (): void => {
+    this._protocol.connectionMade(this);
+  };
+
+  private readonly _startReading = (): void => {
+    if (!this._paused && !this._closing) this._addReader();
+  };
+
+  private _addReader(): void {
+    this._watch.addReader(this._fd, this._readReady, [], true);
+  }
+
+  private readonly _readReady = (): void => {
+    if (this._connLost > 0) return;
+    if (this._buffered) this._readIntoProtocol();
+    else this._readData();
+  };
+
+  private _readData(): void {
+    const native = this._native;
+    const buffer = readBuffer;
+    const n = native.recv(this._fd, buffer, 0, MAX_SIZE, 0);
+    if (n > 0) {
+      let data: Buffer;
+      if (n >= HAND_OUT_SIZE) {
+        data = buffer.subarray(0, n);
+        readBuffer = Buffer.allocUnsafeSlow(MAX_SIZE);
+      } else {
+        data = Buffer.allocUnsafe(n);
+        buffer.copy(data, 0, 0, n);
+      }
+      try {
+        (this._protocol as Protocol).dataReceived(data);
+      } catch (error) {
+        this._fatalError(error, "Fatal error: protocol.dataReceived() call failed.");
+      }
+      return;
+    }
+    if (n === 0) this._readReadyOnEof();
+    else if (!mustWait(native, n)) this._fatalError(errnoError(-n, "recv"), "Fatal read error on socket transport");
+  }
+
+  /** BufferedProtocol: the protocol's own buffer is what the kernel writes into. */
+  private _readIntoProtocol(): void {
+    const protocol = this._protocol as BufferedProtocol;
+    let buffer: Uint8Array;
+    try {
+      buffer = protocol.getBuffer(-1);
+      if (!(buffer instanceof Uint8Array)) throw new TypeError(`getBuffer() must return a Uint8Array, not ${typeof buffer}`);
+      if (buffer.length === 0) throw new RuntimeError("getBuffer() returned an empty buffer");
+    } catch (error) {
+      this._fatalError(error, "Fatal error: protocol.getBuffer() call failed.");
+      return;
+    }
+    const native = this._native;
+    const n = native.recv(this._fd, buffer, 0, buffer.length, 0);
+    if (n > 0) {
+      try {
+        protocol.bufferUpdated(n);
+      } catch (error) {
+        this._fatalError(error, "Fatal error: protocol.bufferUpdated() call failed.");
+      }
+      return;
+    }
+    if (n === 0) this._readReadyOnEof();
+    else if (!mustWait(native, n)) this._fatalError(errnoError(-n, "recv"), "Fatal read error on socket transport");
+  }
+
+  private _readReadyOnEof(): void {
+    if (this._loop.getDebug()) logger.debug(`${this} received EOF`);
+    let keepOpen: unknown;
+    try {
+      keepOpen = (this._protocol as Protocol).eofReceived();
+    } catch (error) {
+      this._fatalError(error, "Fatal error: protocol.eofReceived() call failed.");
+      return;
+    }
+    if (keepOpen !== true) {
+      this.close();
+      return;
+    }
+    // The peer sends nothing more: stop polling for reading (level-triggered, it would report again and again).
+    this._readEof = true;
+    this._watch.removeReader(this._fd);
+    // Both directions are over: the connection is, as the `net` backend's (Node ends a socket ended both ways).
+    if (this._eof && this._bufferSize === 0) this.close();
+  }
+
+  isReading(): boolean {
+    return !this._paused && !this._closing;
+  }
+
+  /** Stops reading until `resumeReading()`; what arrives meanwhile waits in the kernel. */
+  pauseReading(): void {
+    if (this._closing || this._paused) return;
+    this._paused = true;
+    this._watch.removeReader(this._fd);
+    if (this._loop.getDebug()) logger.debug(`${this} pauses reading`);
+  }
+
+  resumeReading(): void {
+    if (this._closing || !this._paused) return;
+    this._paused = false;
+    // After the peer's end of file there is nothing to read (and eofReceived must not come twice).
+    if (!this._readEof) this._addReader();
+    if (this._loop.getDebug()) logger.debug(`${this} resumes reading`);
+  }
+
+  // ---- writing --------------------------------------------------------------
+
+  /**
+   * Sends `data`; never blocks. When nothing is buffered it goes to the
+   * kernel at once and only what the kernel refused is kept. As in CPython
+   * 3.12+, the transport keeps a reference to `data` (no copy) until it is
+   * sent: do not modify a buffer after writing it.
+   */
+  write(data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError(`data argument must be a bytes-like object (Uint8Array), not ${data === null ? "null" : typeof data}`);
+    }
+    if (this._eof) throw new RuntimeError("Cannot call write() after writeEof()");
+    if (data.length === 0) return;
+    if (this._connLost > 0) {
+      if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warn("socket.send() raised exception.");
+      this._connLost++;
+      return;
+    }
+    if (this._bufferSize === 0) {
+      const n = this._native.send(this._fd, data, 0, data.length, 0);
+      if (n === data.length) return;
+      if (n < 0) {
+        if (!mustWait(this._native, n)) {
+          this._fatalError(errnoError(-n, "send"), "Fatal write error on socket transport");
+          return;
+        }
+      } else {
+        data = data.subarray(n);
+      }
+      this._watch.addWriter(this._fd, this._writeReady, [], true);
+    }
+    this._buffer.push(data);
+    this._bufferSize += data.length;
+    this._maybePauseProtocol();
+  }
+
+  /** Sends the chunks in one `writev` when nothing is buffered (CPython 3.12's `writelines`). */
+  override writelines(chunks: Iterable<Uint8Array>): void {
+    const list = Array.from(chunks);
+    if (this._bufferSize > 0 || this._connLost > 0 || this._eof || list.length < 2) {
+      for (const chunk of list) this.write(chunk);
+      return;
+    }
+    for (const chunk of list) {
+      if (!(chunk instanceof Uint8Array)) {
+        throw new TypeError(
+          `data argument must be a bytes-like object (Uint8Array), not ${chunk === null ? "null" : typeof chunk}`,
+        );
+      }
+      if (chunk.length === 0) continue;
+      this._buffer.push(chunk);
+      this._bufferSize += chunk.length;
+    }
+    if (this._bufferSize === 0) return;
+    this._watch.addWriter(this._fd, this._writeReady, [], true);
+    this._writeReady();
+    if (this._bufferSize > 0) this._maybePauseProtocol();
+  }
+
+  private readonly _writeReady = (): void => {
+    if (this._connLost > 0 && this._lost) return;
+    if (this._bufferSize === 0) return;
+    const native = this._native;
+    const n = native.writev(this._fd, this._buffer, this._offset);
+    if (n < 0) {
+      if (mustWait(native, n)) return;
+      this._watch.removeWriter(this._fd);
+      this._buffer = [];
+      this._offset = 0;
+      this._bufferSize = 0;
+      this._fatalError(errnoError(-n, "send"), "Fatal write error on socket transport");
+      return;
+    }
+    this._consume(n);
+    this._maybeResumeProtocol();
+    if (this._bufferSize > 0) return;
+    this._watch.removeWriter(this._fd);
+    this._wakeEmptyWaiters(null);
+    if (this._closing) this._callConnectionLost(null);
+    else if (this._eof) this._shutdownWrite();
+  };
+
+  /** Drops `n` sent bytes from the head of the buffer. */
+  private _consume(n: number): void {
+    this._bufferSize -= n;
+    const buffer = this._buffer;
+    let i = 0;
+    let offset = this._offset + n;
+    while (i < buffer.length && offset >= (buffer[i] as Uint8Array).length) {
+      offset -= (buffer[i] as Uint8Array).length;
+      i++;
+    }
+    if (i > 0) buffer.splice(0, i);
+    this._offset = buffer.length === 0 ? 0 : offset;
+  }
+
+  getWriteBufferSize(): number {
+    return this._bufferSize;
+  }
+
+  /** Half-closes: the peer gets end of file once the buffered data is sent; reading goes on. */
+  writeEof(): void {
+    if (this._closing || this._eof) return;
+    this._eof = true;
+    if (this._bufferSize === 0) this._shutdownWrite();
+  }
+
+  private _shutdownWrite(): void {
+    try {
+      sys(() => this._native.shutdown(this._fd, SHUT_WR));
+    } catch (error) {
+      // ENOTCONN: the peer is gone already; the read side reports how.
+      if (!(error instanceof OSError)) throw error;
+    }
+    if (this._readEof) this.close();
+  }
+
+  canWriteEof(): boolean {
+    return true;
+  }
+
+  isClosing(): boolean {
+    return this._closing;
+  }
+
+  /** Stops reading, flushes what is buffered, then closes; `connectionLost(null)` follows. */
+  close(): void {
+    if (this._closing) return;
+    this._closing = true;
+    this._watch.removeReader(this._fd);
+    if (this._bufferSize === 0) {
+      this._connLost++;
+      this._loop._callSoonInContext(this._context, this._callConnectionLost as Callback<unknown[]>, [null]);
+    }
+  }
+
+  /** Closes at once, dropping buffered data; `connectionLost(null)` follows. */
+  abort(): void {
+    this._forceClose(null);
+  }
+
+  /** An error the transport cannot recover from: report it (unless an OSError) and close at once. */
+  private _fatalError(error: unknown, message: string): void {
+    if (!(error instanceof OSError)) {
+      this._loop.callExceptionHandler({ message, exception: error, transport: this, protocol: this._protocol });
+    } else if (this._loop.getDebug()) {
+      logger.debug(`${this}: ${message}`, error);
+    }
+    this._forceClose(error instanceof Error ? error : new RuntimeError(String(error)));
+  }
+
+  private _forceClose(error: Error | null): void {
+    if (this._connLost > 0) return;
+    this._wakeEmptyWaiters(error ?? new ConnectionError(undefined, "Connection is closed"));
+    if (this._bufferSize > 0) {
+      this._buffer = [];
+      this._offset = 0;
+      this._bufferSize = 0;
+      this._watch.removeWriter(this._fd);
+    }
+    if (!this._closing) {
+      this._closing = true;
+      this._watch.removeReader(this._fd);
+    }
+    this._connLost++;
+    this._loop._callSoonInContext(this._context, this._callConnectionLost as Callback<unknown[]>, [error]);
+  }
+
+  private readonly _callConnectionLost = (error: Error | null): void => {
+    if (this._lost) return;
+    this._lost = true;
+    try {
+      this._protocol.connectionLost(error);
+    } catch (exception) {
+      this._loop.callExceptionHandler({
+        message: "protocol.connectionLost() failed",
+        exception,
+        transport: this,
+        protocol: this._protocol,
+      });
+    } finally {
+      // Releases the watcher too (Socket.close), before the number can be reused.
+      this._sock.close();
+      const server = this._server;
+      this._server = null;
+      server?._detach(this);
+    }
+  };
+
+  setProtocol(protocol: BaseProtocol): void {
+    this._protocol = protocol;
+    this._buffered = isBufferedProtocol(protocol);
+  }
+
+  getProtocol(): BaseProtocol {
+    return this._protocol;
+  }
+
+  /** Whether `pauseWriting()` was sent to the protocol and `resumeWriting()` not yet (for sendfile). */
+  _isProtocolPaused(): boolean {
+    return this._protocolPaused;
+  }
+
+  /**
+   * `loop.sendfile` on this transport (CPython's `_sendfile_native`):
+   * reading paused, the write buffer drained, then sendfile(2) from `fd`
+   * to the socket through the loop's `sockSendfile` (no fallback: the
+   * caller falls back on `SendfileNotAvailableError`).
+   */
+  *_sendfile(fd: number, offset: number, count: number | null): Coroutine<number> {
+    const resume = this.isReading();
+    this.pauseReading();
+    try {
+      yield* this._drained();
+      return yield* sockSendfile(this._loop as BaseEventLoop, this._sock, fd, offset, count, { fallback: false });
+    } finally {
+      if (resume && !this._closing) this.resumeReading();
+    }
+  }
+
+  /** Resolves once the write buffer is empty (CPython's `_make_empty_waiter`); fails if the connection is lost first. */
+  private _drained(): Future<void> {
+    const fut = this._loop.createFuture<void>();
+    if (this._bufferSize === 0) fut.setResult(undefined);
+    else this._emptyWaiters.push(fut);
+    return fut;
+  }
+
+  private _wakeEmptyWaiters(error: Error | null): void {
+    const waiters = this._emptyWaiters;
+    if (waiters.length === 0) return;
+    this._emptyWaiters = [];
+    for (const fut of waiters) {
+      if (fut.done()) continue;
+      if (error === null) fut.setResult(undefined);
+      else fut.setException(error);
+    }
+  }
+
+  override toString(): string {
+    const info = [`${this._kind}Transport`];
+    if (this._lost) info.push("closed");
+    else if (this._closing) info.push("closing");
+    info.push(`fd=${this._lastFd}`);
+    if (!this._lost) {
+      info.push(`read=${this.isReading() ? "polling" : "idle"}`);
+      const size = this._bufferSize;
+      info.push(`write=<${size > 0 ? "polling" : "idle"}, bufsize=${size}>`);
+    }
+    return `<${info.join(" ")}>`;
+  }
+
+  [inspectSymbol](): string {
+    return this.toString();
+  }
+}
+
+function setResultUnlessCancelled(waiter: Future<void>): void {
+  if (!waiter.done()) waiter.setResult(undefined);
+}
+
+/**
+ * A native transport on a connected `socket.Socket` handed to the loop
+ * (`createConnection({ sock })`, `connectAcceptedSocket`): no Node socket
+ * in between. The descriptor is taken from the given object (`detach()`),
+ * as the `net` backend takes it, so closing that object later cannot close
+ * it under the transport. Resolves once `connectionMade` ran.
+ */
+export function* socketTransport<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  sock: Socket,
+  protocolFactory: () => P,
+  what: string,
+): Coroutine<[SelectorSocketTransport, P]> {
+  if (sock.fileno() < 0) throw new ValueError(`${what}: the socket is closed: ${sock}`);
+  if (sock.type !== SOCK_STREAM) throw new ValueError(`${what}: a stream socket was expected, got ${sock}`);
+  const protocol = protocolFactory();
+  const own = new Socket(sock.family, sock.type, sock.proto, sock.detach());
+  const waiter = loop.createFuture<void>();
+  const transport = new SelectorSocketTransport(loop, own, protocol, { waiter });
+  try {
+    yield* waiter;
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  return [transport, protocol];
+}
+
+/**
+ * Whether a connected Node socket can be handed over to a native transport:
+ * a plain TCP or Unix socket (not TLS) that holds no data Node already read.
+ * It is paused first, so Node reads nothing more from it.
+ */
+export function canTakeOver(sock: net.Socket): boolean {
+  if ((sock as { encrypted?: unknown }).encrypted === true || sock.destroyed) return false;
+  const handle = (sock as unknown as { _handle?: unknown })._handle;
+  if (handleFd(handle) < 0) return false;
+  sock.pause();
+  return sock.readableLength === 0;
+}
+
+/**
+ * Takes the descriptor of a connected Node socket for a native transport:
+ * a duplicate of it in a `socket.Socket`, and Node's socket destroyed (its
+ * handle closes the original number; the connection lives on in the
+ * duplicate). Node made the connection (its Happy Eyeballs, its accept
+ * loop); the transport does all the I/O.
+ */
+export function takeOver(sock: net.Socket): Socket {
+  const fd = handleFd((sock as unknown as { _handle?: unknown })._handle);
+  const copy = sys(() => addon().dup(fd));
+  let socket: Socket;
+  try {
+    socket = new Socket(-1, -1, -1, copy);
+  } catch (error) {
+    sys(() => addon().close(copy));
+    throw error;
+  }
+  sock.destroy();
+  return socket;
+}

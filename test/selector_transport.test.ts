@@ -1,0 +1,318 @@
+/**
+ * What is particular to the native transports on raw descriptors
+ * (selector_transport.ts), beyond the shared suite (transports_tcp.test.ts
+ * and server.test.ts, run on both backends): choosing the backend
+ * (`transportBackend`, `ASYNCIO_TS_TRANSPORTS`), the write buffer holding
+ * only what the kernel refused and draining in order (writev), writeEof
+ * after buffered data, abort dropping the buffer, and a BufferedProtocol
+ * whose own buffer receives the bytes; each in both coroutine styles.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import * as asyncio from "asyncio-ts";
+import { Collector, EchoProtocol, runNet } from "./net_helpers.js";
+
+function portOf(server: asyncio.AbstractServer): number {
+  return ((server as asyncio.Server).sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number;
+}
+
+/** A receiver that starts paused, so that the sender's kernel buffers fill up. */
+class PausedReceiver extends Collector {
+  override connectionMade(transport: asyncio.Transport): void {
+    super.connectionMade(transport);
+    transport.pauseReading();
+  }
+}
+
+function pattern(size: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 7 + seed) & 0xff;
+  return out;
+}
+
+test("the backend: native by default, transportBackend: 'net' and bad values (both styles)", async () => {
+  const native = new asyncio.EventLoop();
+  const viaNet = new asyncio.EventLoop({ transportBackend: "net" });
+  try {
+    assert.equal(native.transportBackend, "native");
+    assert.equal(viaNet.transportBackend, "net");
+    assert.throws(() => new asyncio.EventLoop({ transportBackend: "uv" as "net" }), TypeError);
+    process.env.ASYNCIO_TS_TRANSPORTS = "net";
+    const fromEnv = new asyncio.EventLoop();
+    assert.equal(fromEnv.transportBackend, "net");
+    const fromOption = new asyncio.EventLoop({ transportBackend: "native" });
+    assert.equal(fromOption.transportBackend, "native", "the option wins");
+    fromEnv.close();
+    fromOption.close();
+    process.env.ASYNCIO_TS_TRANSPORTS = "nett";
+    assert.throws(
+      () => new asyncio.EventLoop(),
+      (e: unknown) => e instanceof asyncio.RuntimeError && /"nett"/.test(String(e)),
+    );
+  } finally {
+    delete process.env.ASYNCIO_TS_TRANSPORTS;
+    native.close();
+    viaNet.close();
+  }
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    assert.equal(transport.constructor.name, "SelectorSocketTransport");
+    transport.close();
+    yield* client.done;
+    server.close();
+    yield* server.waitClosed();
+  });
+  // A loop of the other backend in the same process.
+  const loop = new asyncio.EventLoop({ transportBackend: "net" });
+  try {
+    await loop.runUntilComplete(
+      loop.createTask(async () => {
+        const server = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+        const [transport, client] = await loop.createConnection(() => new Collector(), {
+          host: "127.0.0.1",
+          port: portOf(server),
+        });
+        assert.equal(transport.constructor.name, "SocketTransport");
+        transport.close();
+        await client.done;
+        server.close();
+        await server.waitClosed();
+      }),
+    );
+  } finally {
+    loop.close();
+  }
+});
+
+test("only what the kernel refused is buffered; it drains in order once the peer reads (generator coroutine)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    let receiver: PausedReceiver | null = null;
+    const server = yield* loop.createServer(() => (receiver = new PausedReceiver()), { host: "127.0.0.1", port: 0 });
+    const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    transport.setWriteBufferLimits({ high: 64 * 1024 * 1024 });
+    const first = pattern(1000, 1);
+    transport.write(first);
+    assert.equal(transport.getWriteBufferSize(), 0, "an idle socket takes a small write at once");
+    const chunks: Buffer[] = [first];
+    for (let i = 0; transport.getWriteBufferSize() === 0 || i < 64; i++) {
+      const chunk = pattern(64 * 1024, i);
+      chunks.push(chunk);
+      transport.write(chunk);
+    }
+    transport.writelines([pattern(10, 2), pattern(20, 3)]);
+    chunks.push(pattern(10, 2), pattern(20, 3));
+    assert.match(String(transport), /write=<polling, bufsize=\d+>/);
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    yield* asyncio.sleep(0);
+    const r = receiver as PausedReceiver | null;
+    assert.ok(r !== null);
+    r.transport?.resumeReading();
+    yield* r.until(total);
+    assert.ok(r.received.equals(Buffer.concat(chunks)), "byte-exact, in order");
+    assert.equal(transport.getWriteBufferSize(), 0);
+    transport.close();
+    yield* client.done;
+    server.close();
+    server.closeClients();
+    yield* server.waitClosed();
+  }, 20);
+});
+
+test("writeEof after buffered data: the data comes first, then end of file; abort drops the buffer (async function)", async () => {
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const receivers: PausedReceiver[] = [];
+    const server = await loop.createServer(() => receivers[receivers.push(new PausedReceiver()) - 1] as PausedReceiver, {
+      host: "127.0.0.1",
+      port: 0,
+    });
+    const [transport, first] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    const data = pattern(8 * 1024 * 1024, 5);
+    transport.write(data);
+    assert.ok(transport.getWriteBufferSize() > 0, "8 MiB do not fit in the kernel's buffers");
+    transport.writeEof();
+    await asyncio.sleep(0);
+    const r = receivers[0] as PausedReceiver;
+    r.keepOpen = true;
+    r.transport?.resumeReading();
+    await r.gotEof;
+    assert.ok(r.received.equals(data));
+    // The peer is done with its side: closing ours ends the connection, the client sees end of file.
+    r.transport?.close();
+    await r.done;
+    assert.equal(await first.done, null);
+    // abort with data buffered: connectionLost(null) at once, the rest is dropped.
+    const [second, client] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    second.write(data);
+    assert.ok(second.getWriteBufferSize() > 0);
+    second.abort();
+    assert.equal(second.getWriteBufferSize(), 0);
+    assert.equal(await client.done, null);
+    assert.match(String(second), /^<TCPTransport closed fd=\d+>$/);
+    server.close();
+    server.abortClients();
+    await server.waitClosed();
+  }, 20);
+});
+
+/** Receives into its own buffer; records which object each part landed in. */
+class OwnBuffer extends asyncio.BufferedProtocol {
+  readonly buffer = Buffer.alloc(100);
+  readonly parts: Buffer[] = [];
+  transport: asyncio.Transport | null = null;
+  readonly done = asyncio.getRunningLoop().createFuture<void>();
+  override connectionMade(transport: asyncio.Transport): void {
+    this.transport = transport;
+  }
+  override getBuffer(sizeHint: number): Uint8Array {
+    assert.equal(sizeHint, -1, "the native transport asks for any size, as CPython's selector transport");
+    return this.buffer;
+  }
+  override bufferUpdated(nbytes: number): void {
+    this.parts.push(Buffer.from(this.buffer.subarray(0, nbytes)));
+  }
+  override eofReceived(): boolean {
+    return false;
+  }
+  override connectionLost(): void {
+    this.done.setResult(undefined);
+  }
+}
+
+test("BufferedProtocol: the kernel writes into the protocol's own buffer, in parts of at most its size (both styles)", async () => {
+  const body = pattern(1000, 9);
+  const check = (proto: OwnBuffer): void => {
+    assert.ok(proto.parts.every((p) => p.length <= 100));
+    assert.ok(Buffer.concat(proto.parts).equals(body));
+  };
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    let proto: OwnBuffer | null = null;
+    const server = yield* loop.createServer(() => (proto = new OwnBuffer()), { host: "127.0.0.1", port: 0 });
+    const [transport] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    transport.write(body);
+    transport.close();
+    yield* asyncio.sleep(0.01);
+    yield* (proto as OwnBuffer | null)?.done ?? asyncio.sleep(0);
+    check(proto as unknown as OwnBuffer);
+    server.close();
+    yield* server.waitClosed();
+  });
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const server = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const [transport, proto] = await loop.createConnection(() => new OwnBuffer(), { host: "127.0.0.1", port: portOf(server) });
+    transport.write(body);
+    transport.writeEof();
+    await proto.done;
+    check(proto);
+    server.close();
+    await server.waitClosed();
+  });
+});
+
+/** The client half-closes; the server's protocol keeps its side open, then pauses and resumes reading. */
+function* eofOnceGen(): asyncio.Coroutine<void> {
+  const loop = asyncio.getRunningLoop();
+  let receiver: Collector | null = null;
+  const server = yield* loop.createServer(
+    () => {
+      receiver = new Collector();
+      receiver.keepOpen = true;
+      return receiver;
+    },
+    { host: "127.0.0.1", port: 0 },
+  );
+  const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+  transport.writeEof();
+  yield* asyncio.sleep(0.01);
+  const r = receiver as Collector | null;
+  assert.ok(r !== null);
+  yield* r.gotEof;
+  r.transport?.pauseReading();
+  r.transport?.resumeReading();
+  yield* asyncio.sleep(0.01);
+  assert.deepEqual(r.events, ["made", "eof"], "end of file is delivered once");
+  r.transport?.close();
+  yield* r.done;
+  yield* client.done;
+  server.close();
+  yield* server.waitClosed();
+}
+
+test("after end of file, pauseReading/resumeReading do not deliver it again (generator coroutine)", async () => {
+  await runNet(eofOnceGen());
+});
+
+test("after end of file, pauseReading/resumeReading do not deliver it again (async function)", async () => {
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const receivers: Collector[] = [];
+    const server = await loop.createServer(
+      () => {
+        const receiver = receivers[receivers.push(new Collector()) - 1] as Collector;
+        receiver.keepOpen = true;
+        return receiver;
+      },
+      { host: "127.0.0.1", port: 0 },
+    );
+    const [transport, client] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    transport.writeEof();
+    await asyncio.sleep(0.01);
+    const r = receivers[0] as Collector;
+    await r.gotEof;
+    r.transport?.pauseReading();
+    r.transport?.resumeReading();
+    await asyncio.sleep(0.01);
+    assert.deepEqual(r.events, ["made", "eof"], "end of file is delivered once");
+    r.transport?.close();
+    await r.done;
+    await client.done;
+    server.close();
+    await server.waitClosed();
+  });
+});
+
+test("a socket.Socket handed to createConnection/connectAcceptedSocket: a native transport on it, no Node socket (both styles)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const sock = asyncio.socket.socket(asyncio.socket.AF_INET, asyncio.socket.SOCK_STREAM);
+    sock.setblocking(false);
+    yield* loop.sockConnect(sock, ["127.0.0.1", portOf(server)]);
+    const [transport, client] = yield* loop.createConnection(() => new Collector(), { sock });
+    assert.equal(transport.constructor.name, "SelectorSocketTransport");
+    assert.equal(sock.fileno(), -1, "the descriptor was taken from the given object");
+    transport.write(Buffer.from("raw"));
+    yield* client.until(3);
+    assert.equal(client.received.toString(), "raw");
+    transport.close();
+    yield* client.done;
+    server.close();
+    yield* server.waitClosed();
+  });
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const { socket } = asyncio;
+    const listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM);
+    listener.bind(["127.0.0.1", 0]);
+    listener.listen(1);
+    listener.setblocking(false);
+    const port = (listener.getsockname() as [string, number])[1];
+    const connecting = asyncio.ensureFuture(loop.createConnection(() => new Collector(), { host: "127.0.0.1", port }));
+    const [conn] = (await loop.sockAccept(listener)) as [asyncio.socket.Socket, asyncio.Address];
+    const [client, clientProto] = await connecting;
+    const [transport, proto] = await loop.connectAcceptedSocket(() => new Collector(), conn);
+    assert.equal(transport.constructor.name, "SelectorSocketTransport");
+    client.write(Buffer.from("accepted"));
+    await proto.until(8);
+    assert.equal(proto.received.toString(), "accepted");
+    transport.close();
+    await proto.done;
+    await clientProto.done;
+    listener.close();
+  });
+});
