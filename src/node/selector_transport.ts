@@ -13,7 +13,7 @@
  * remains for TLS and as the fallback backend; tcp.ts picks one per
  * connection (`transportBackendOf`).
  */
-import type net from "node:net";
+import net from "node:net";
 import type { BaseEventLoop } from "../base_events.js";
 import { type Context, copyContext } from "../contextvars.js";
 import type { AbstractEventLoop, Callback } from "../events.js";
@@ -454,6 +454,32 @@ export class SelectorSocketTransport extends FlowControlTransport {
   setProtocol(protocol: BaseProtocol): void {
     this._protocol = protocol;
     this._buffered = isBufferedProtocol(protocol);
+  }
+
+  /**
+   * TLS hook (`startTls`, tls.ts): gives the live descriptor to a paused
+   * Node socket for the TLS layer, which runs on Node's `tls`. This
+   * transport is done from then on, without `connectionLost` (its protocol
+   * goes on with the TLS transport). Nothing was received and not
+   * delivered (reads are delivered as they happen), and a write buffer
+   * that is not empty is refused rather than reordered.
+   */
+  _detachForTls(): { sock: net.Socket; server: TransportOwner | null } {
+    if (this._closing || this._lost || this._eof || this._readEof) {
+      throw new RuntimeError(`${this} is closing or half-closed: startTls() needs a live connection`);
+    }
+    if (this._bufferSize > 0) {
+      throw new RuntimeError(`${this} still has ${this._bufferSize} bytes to send: startTls() needs its writes sent first`);
+    }
+    this._watch.removeReader(this._fd);
+    this._closing = true;
+    this._lost = true;
+    this._connLost = 1;
+    // detach() releases the descriptor's watcher before Node's handle takes the descriptor over.
+    const fd = this._sock.detach();
+    const sock = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
+    sock.pause();
+    return { sock, server: this._server };
   }
 
   getProtocol(): BaseProtocol {

@@ -42,6 +42,7 @@ import type { BaseProtocol } from "../protocols.js";
 import { AF_UNIX } from "../socket_constants.js";
 import type { Transport } from "../transports.js";
 import { SocketTransport, type TransportOwner } from "./net_transport.js";
+import { SelectorSocketTransport } from "./selector_transport.js";
 import {
   CERT_NONE,
   CERT_OPTIONAL,
@@ -515,7 +516,7 @@ function* startTlsCoroutine(
   if (!(sslcontext instanceof SSLContext)) {
     throw new TypeError(`sslcontext is expected to be an instance of ssl.SSLContext, got ${inspect(sslcontext)}`);
   }
-  if (!(transport instanceof SocketTransport)) {
+  if (!(transport instanceof SocketTransport) && !(transport instanceof SelectorSocketTransport)) {
     throw new TypeError(`transport ${String(transport)} is not supported by startTls()`);
   }
   const old = transport.getExtraInfo<TransportSocket>("socket");
