@@ -10,7 +10,8 @@
  * (a quarter of the high one by default, 16 KiB).
  */
 import type { AbstractEventLoop } from "./events.js";
-import { ValueError } from "./exceptions.js";
+import { RuntimeError, ValueError } from "./exceptions.js";
+import { logger } from "./log.js";
 import type { Address, BaseProtocol } from "./protocols.js";
 
 /** Options of `setWriteBufferLimits`: bytes; `low` defaults to a quarter of `high`, `high` to 64 KiB (or 4 × `low`). */
@@ -175,4 +176,25 @@ export function resolveWriteBufferLimits({ high = null, low = null }: WriteBuffe
     throw new ValueError(`high (${high}) must be >= low (${low}) must be >= 0`);
   }
   return [low, high];
+}
+
+/** After this many writes refused on a lost connection, each further one is warned about (asyncio's constant). */
+export const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
+
+/** The argument checks of a stream transport's `write()`: bytes only, and nothing after `writeEof()`. */
+export function checkWriteData(data: unknown, eofWritten: boolean): asserts data is Uint8Array {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(`data argument must be a bytes-like object (Uint8Array), not ${data === null ? "null" : typeof data}`);
+  }
+  if (eofWritten) throw new RuntimeError("Cannot call write() after writeEof()");
+}
+
+/**
+ * Counts a write refused because the connection is lost (asyncio drops it
+ * silently at first, then warns with `message` from the fifth on);
+ * returns the new count.
+ */
+export function countLostWrite(count: number, message = "socket.send() raised exception."): number {
+  if (count >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warn(message);
+  return count + 1;
 }

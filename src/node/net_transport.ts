@@ -30,13 +30,12 @@ import type { Future } from "../futures.js";
 import { logger } from "../log.js";
 import type { BaseProtocol, BufferedProtocol, Protocol } from "../protocols.js";
 import { isBufferedProtocol } from "../protocols.js";
-import { FlowControlTransport, type Transport } from "../transports.js";
+import { checkWriteData, countLostWrite, FlowControlTransport, type Transport } from "../transports.js";
 import { handleFd, TransportSocket } from "./trsock.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
 /** Writes to a lost connection are counted; from this many on each one logs a warning (asyncio's constant). */
-export const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 
 /** Inbox markers: the peer's end of file, and the socket's final `close` event. */
 const EOF: unique symbol = Symbol("eof");
@@ -394,14 +393,10 @@ export class SocketTransport extends FlowControlTransport {
    * to `data` until it is sent: do not modify a buffer after writing it.
    */
   write(data: Uint8Array): void {
-    if (!(data instanceof Uint8Array)) {
-      throw new TypeError(`data argument must be a bytes-like object (Uint8Array), not ${data === null ? "null" : typeof data}`);
-    }
-    if (this._eof) throw new RuntimeError("Cannot call write() after writeEof()");
+    checkWriteData(data, this._eof);
     if (data.length === 0) return;
     if (this._connLost > 0) {
-      if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warn("socket.send() raised exception.");
-      this._connLost++;
+      this._connLost = countLostWrite(this._connLost);
       return;
     }
     this._sock.write(data, this._afterWrite);

@@ -35,9 +35,8 @@ import type { Future } from "../futures.js";
 import { logger } from "../log.js";
 import type { BaseProtocol, Protocol } from "../protocols.js";
 import type { BaseTransport, WriteBufferLimits } from "../transports.js";
-import { ReadTransport, WriteTransport } from "../transports.js";
+import { countLostWrite, ReadTransport, WriteTransport } from "../transports.js";
 import { WriteFlow } from "./flow_control.js";
-import { LOG_THRESHOLD_FOR_CONNLOST_WRITES } from "./udp.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -390,10 +389,7 @@ export class WritePipeTransport extends WriteTransport {
     }
     if (data.length === 0) return;
     if (this._connLost > 0 || this._closing) {
-      if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) {
-        logger.warn("pipe closed by peer or os.write(pipe, data) raised exception.");
-      }
-      this._connLost++;
+      this._connLost = countLostWrite(this._connLost, "pipe closed by peer or os.write(pipe, data) raised exception.");
       return;
     }
     this._stream.write(Buffer.from(data), this._written);

@@ -23,11 +23,11 @@ import { logger } from "../log.js";
 import type { BaseProtocol, BufferedProtocol, Protocol } from "../protocols.js";
 import { isBufferedProtocol } from "../protocols.js";
 import { AF_UNIX, IPPROTO_TCP, SHUT_WR, SOCK_STREAM, TCP_NODELAY } from "../socket_constants.js";
-import { FlowControlTransport } from "../transports.js";
+import { checkWriteData, countLostWrite, FlowControlTransport } from "../transports.js";
 import type { NativeAddon } from "./addon.js";
 import { addon, addonAvailable, errnoError, sys } from "./addon.js";
 import { FdWatch } from "./fd_watch.js";
-import { LOG_THRESHOLD_FOR_CONNLOST_WRITES, type TransportOwner } from "./net_transport.js";
+import type { TransportOwner } from "./net_transport.js";
 import { sockSendfile } from "./sock_ops.js";
 import { Socket } from "./socket.js";
 import { handleFd, TransportSocket } from "./trsock.js";
@@ -270,14 +270,10 @@ export class SelectorSocketTransport extends FlowControlTransport {
    * sent: do not modify a buffer after writing it.
    */
   write(data: Uint8Array): void {
-    if (!(data instanceof Uint8Array)) {
-      throw new TypeError(`data argument must be a bytes-like object (Uint8Array), not ${data === null ? "null" : typeof data}`);
-    }
-    if (this._eof) throw new RuntimeError("Cannot call write() after writeEof()");
+    checkWriteData(data, this._eof);
     if (data.length === 0) return;
     if (this._connLost > 0) {
-      if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warn("socket.send() raised exception.");
-      this._connLost++;
+      this._connLost = countLostWrite(this._connLost);
       return;
     }
     if (this._bufferSize === 0) {

@@ -22,17 +22,15 @@ import { Coro } from "../coroutines.js";
 import type { AbstractEventLoop, CreateDatagramEndpointOptions } from "../events.js";
 import { NotImplementedError, OSError, osErrorFrom, RuntimeError, ValueError } from "../exceptions.js";
 import type { Future } from "../futures.js";
-import { logger } from "../log.js";
 import type { Address, DatagramProtocol } from "../protocols.js";
 import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, AI_ADDRCONFIG, AI_V4MAPPED, IPPROTO_UDP } from "../socket_constants.js";
 import type { WriteBufferLimits } from "../transports.js";
-import { DatagramTransport } from "../transports.js";
+import { countLostWrite, DatagramTransport } from "../transports.js";
 import { WriteFlow } from "./flow_control.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
 /** After this many writes to a lost connection, each further one is logged (CPython's constant). */
-export const LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5;
 
 /** What CPython counts per buffered datagram besides its payload (3.13: so empty datagrams count too). */
 const DATAGRAM_HEADER_SIZE = 8;
@@ -170,8 +168,7 @@ export class UDPTransport extends DatagramTransport {
       addr = this._address;
     }
     if (this._connLost > 0) {
-      if (this._connLost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES) logger.warn("socket.send() raised exception.");
-      this._connLost++;
+      this._connLost = countLostWrite(this._connLost);
       return;
     }
     if (addr === null || addr === undefined) throw new ValueError("sendto() needs an address on an unconnected endpoint");
