@@ -15,6 +15,7 @@ import { copyContext } from "./contextvars.js";
 import { NotImplementedError, RuntimeError } from "./exceptions.js";
 import type { Awaitable, Future } from "./futures.js";
 import { currentNativeOwner } from "./native_scope.js";
+import type { Socket } from "./node/socket.js";
 import type { SSLContext } from "./node/ssl.js";
 import type { Address, BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from "./protocols.js";
 import type { CoroutineLike, Task, TaskOptions } from "./tasks.js";
@@ -579,7 +580,8 @@ export abstract class AbstractEventLoop {
   sockConnect(_sock: SocketLike, _address: Address): Awaitable<void> {
     return notImplemented(this, "sockConnect");
   }
-  sockAccept(_sock: SocketLike): Awaitable<[SocketLike, Address]> {
+  /** Accepts a connection on a listening non-blocking `socket.Socket`: `[conn, address]`. */
+  sockAccept(_sock: SocketLike): Awaitable<[Socket, Address]> {
     return notImplemented(this, "sockAccept");
   }
   sockSendfile(
