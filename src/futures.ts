@@ -392,7 +392,7 @@ export function wrapFuture<T>(future: PromiseLike<T>, options?: { loop?: Abstrac
   const loop = options?.loop ?? getEventLoop();
   const destination = loop.createFuture<T>();
   if (future instanceof ConcurrentFuture) _chainConcurrentFuture(future as ConcurrentFuture<T>, destination);
-  else followThenable(future, destination);
+  else _followThenable(future, destination);
   return destination;
 }
 
@@ -405,10 +405,19 @@ function copyOutcome<T>(destination: Future<T>, apply: () => void): void {
   });
 }
 
-function followThenable<T>(source: PromiseLike<T>, destination: Future<T>): void {
+/**
+ * Settles `destination` as the thenable `source` settles, unless it is done
+ * (cancelled) or its loop closed by then; `ensureFuture(promise)` and
+ * `wrapFuture` follow Promises this way. Settling from a Node callback wakes
+ * an idle loop (its done callbacks go through `callSoon`).
+ */
+export function _followThenable<T>(source: PromiseLike<T>, destination: Future<T>): void {
+  const settleIfOpen = (apply: () => void): void => {
+    if (!destination.done() && !destination._loop.isClosed()) apply();
+  };
   source.then(
-    (value) => copyOutcome(destination, () => destination.setResult(value)),
-    (error: unknown) => copyOutcome(destination, () => destination.setException(error)),
+    (value) => settleIfOpen(() => destination.setResult(value)),
+    (error: unknown) => settleIfOpen(() => destination.setException(error)),
   );
 }
 

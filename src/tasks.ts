@@ -23,7 +23,15 @@ import type { AbstractEventLoop, Callback } from "./events.js";
 import { callbackName, getEventLoop, getRunningLoop, shortRepr } from "./events.js";
 import { CancelledError, errorRepr, InvalidStateError, RuntimeError, ValueError } from "./exceptions.js";
 import type { Awaitable, Coroutine } from "./futures.js";
-import { _setResultUnlessCancelled, Future, FutureState, HandWrittenCoroutine, INTERNAL_CONTEXT, WAKE_TASK } from "./futures.js";
+import {
+  _followThenable,
+  _setResultUnlessCancelled,
+  Future,
+  FutureState,
+  HandWrittenCoroutine,
+  INTERNAL_CONTEXT,
+  WAKE_TASK,
+} from "./futures.js";
 import { logger } from "./log.js";
 import type { NativeScopeOwner } from "./native_scope.js";
 import { _markNativeWakeup, currentNativeOwner, runInNativeScope } from "./native_scope.js";
@@ -605,14 +613,7 @@ export function ensureFuture<T>(aw: AwaitableLike<T>, options?: { loop?: Abstrac
 
 function followPromise<T>(promise: PromiseLike<T>, loop: AbstractEventLoop): Future<T> {
   const future = loop.createFuture<T>();
-  const settleIfOpen = (apply: () => void): void => {
-    if (future.done() || loop.isClosed()) return;
-    apply();
-  };
-  promise.then(
-    (value) => settleIfOpen(() => future.setResult(value)),
-    (error: unknown) => settleIfOpen(() => future.setException(error)),
-  );
+  _followThenable(promise, future);
   return future;
 }
 
