@@ -136,27 +136,52 @@ test("serveForever() serves until cancelled; the cancellation closes the server 
   });
 });
 
-test("startServing: false holds connections until startServing() (both styles)", async () => {
+/** Whether the running loop's plain servers are raw sockets (native transports) rather than Node net.Servers. */
+function nativeServers(): boolean {
+  return (asyncio.getRunningLoop() as asyncio.EventLoop).transportBackend === "native";
+}
+
+test("startServing: false serves nothing until startServing() (both styles)", async () => {
   await runNet(function* () {
     const loop = asyncio.getRunningLoop();
     const { made, factory } = trackingFactory();
     const server = yield* loop.createServer(factory, { host: "127.0.0.1", port: 0, startServing: false });
-    const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
-    transport.write(Buffer.from("early"));
-    yield* asyncio.sleep(0.02);
-    assert.equal(made.length, 0, "no protocol is made before serving");
-    yield* server.startServing();
-    yield* untilAccepted(made, 1);
-    yield* (made[0] as Collector).until(5);
-    assert.equal((made[0] as Collector).received.toString(), "early", "what was sent early is not lost");
-    transport.close();
-    yield* client.done;
+    const port = portOf(server);
+    if (nativeServers()) {
+      // As in CPython: the socket is bound at once and listens from startServing() on.
+      const refused = yield* thrownBy(loop.createConnection(() => new Collector(), { host: "127.0.0.1", port }));
+      assert.ok(refused instanceof asyncio.ConnectionRefusedError, String(refused));
+      yield* server.startServing();
+      const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port });
+      transport.write(Buffer.from("served"));
+      yield* untilAccepted(made, 1);
+      yield* (made[0] as Collector).until(6);
+      transport.close();
+      yield* client.done;
+    } else {
+      // Node's net.Server cannot bind without listening: it holds what the kernel completes until startServing().
+      const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port });
+      transport.write(Buffer.from("early"));
+      yield* asyncio.sleep(0.02);
+      assert.equal(made.length, 0, "no protocol is made before serving");
+      yield* server.startServing();
+      yield* untilAccepted(made, 1);
+      yield* (made[0] as Collector).until(5);
+      assert.equal((made[0] as Collector).received.toString(), "early", "what was sent early is not lost");
+      transport.close();
+      yield* client.done;
+    }
     server.close();
     yield* server.waitClosed();
   });
   await runNet(async () => {
     const loop = asyncio.getRunningLoop();
     const server = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0, startServing: false });
+    if (nativeServers()) {
+      server.close(); // never served, never listened
+      await server.waitClosed();
+      return;
+    }
     const [, client] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
     server.close(); // never served: held connections are closed
     await client.done;
@@ -197,19 +222,28 @@ test("several hosts, every interface (null and empty host), port 0 (both styles)
   });
 });
 
-test("reusePort where Node supports it, else a clear ValueError; reuseAddress: false is refused (both styles)", async () => {
+test("reusePort and reuseAddress: raw sockets take both; Node's net.Server refuses what it cannot do (both styles)", async () => {
   await runNet(function* () {
     const loop = asyncio.getRunningLoop();
-    const error = yield* thrownBy(
-      loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0, reuseAddress: false }),
-    );
-    assert.ok(error instanceof asyncio.ValueError && /SO_REUSEADDR/.test(error.message));
+    const options = { host: "127.0.0.1", port: 0, reuseAddress: false };
+    if (nativeServers()) {
+      const server = yield* loop.createServer(() => new EchoProtocol(), options);
+      const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+      transport.write(Buffer.from("no SO_REUSEADDR"));
+      yield* client.until(15);
+      transport.close();
+      server.close();
+      yield* server.waitClosed();
+    } else {
+      const error = yield* thrownBy(loop.createServer(() => new EchoProtocol(), options));
+      assert.ok(error instanceof asyncio.ValueError && /SO_REUSEADDR/.test(error.message));
+    }
   });
   await runNet(async () => {
     const loop = asyncio.getRunningLoop();
     const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-    const supported = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-    if (supported) {
+    const nodeHasReusePort = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+    if (nativeServers() || nodeHasReusePort) {
       const a = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0, reusePort: true });
       const b = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: portOf(a), reusePort: true });
       assert.equal(portOf(b), portOf(a));

@@ -1,19 +1,17 @@
 /**
  * `Server` (Python's `asyncio.base_events.Server`, 3.13 semantics): the
- * listening sockets made by `createServer`/`createUnixServer`, each a Node
- * `net.Server`, and the connections they accepted. `close()` stops
- * listening and leaves the connections open; `waitClosed()` waits until the
- * server is closed and every connection has ended; `closeClients()` and
- * `abortClients()` end them.
+ * listening sockets made by `createServer`/`createUnixServer` (listeners.ts:
+ * raw sockets the loop accepts on, or Node `net.Server`s) and the
+ * connections they accepted. `close()` stops listening and leaves the
+ * connections open; `waitClosed()` waits until the server is closed and
+ * every connection has ended; `closeClients()` and `abortClients()` end
+ * them.
  *
- * Accepting happens inside the loop: Node's `connection` event only queues
- * the new socket (unread) on the loop; the protocol factory runs, and the
- * transport is made, in a loop iteration. A server made with
- * `startServing: false` is bound and listening in Node (Node cannot bind
- * without listening), but holds the connections the kernel completes until
- * `startServing()`/`serveForever()`, so none is served early.
+ * Accepting happens inside the loop: the protocol factory runs, and the
+ * transport is made, in a loop iteration (`_connectionAccepted`). A server
+ * made with `startServing: false` serves no connection until
+ * `startServing()`/`serveForever()`.
  */
-import type net from "node:net";
 import { Coro } from "../coroutines.js";
 import type { AbstractEventLoop } from "../events.js";
 import { AbstractServer } from "../events.js";
@@ -22,26 +20,12 @@ import type { Coroutine, Future } from "../futures.js";
 import type { BaseProtocol } from "../protocols.js";
 import { sleep } from "../tasks.js";
 import type { Transport } from "../transports.js";
-import type { TransportOwner } from "./net_transport.js";
-import { TransportSocket } from "./trsock.js";
+import type { Listener, ListenerOwner } from "./listeners.js";
+import type { TransportSocket } from "./trsock.js";
+
+export type { AcceptedTransportFactory } from "./listeners.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
-
-/** Makes the transport of an accepted connection (plain here; the TLS part passes its own). */
-export type AcceptedTransportFactory = (
-  loop: AbstractEventLoop,
-  sock: net.Socket,
-  protocol: BaseProtocol,
-  server: TransportOwner,
-) => void;
-
-/** Options of `new Server`. */
-export interface ServerOptions {
-  backlog: number;
-  makeTransport: AcceptedTransportFactory;
-  /** For Unix servers: the socket path of each listener (Node does not report it). */
-  unixPaths?: (string | null)[];
-}
 
 /**
  * A server accepting stream connections (Python's `asyncio.Server`).
@@ -55,62 +39,35 @@ export interface ServerOptions {
  * const [host, port] = server.sockets[0].getsockname();
  * await using _ = server; // closed and waited for at the end of the scope
  */
-export class Server extends AbstractServer implements TransportOwner {
+export class Server extends AbstractServer implements ListenerOwner {
   private readonly _loop: AbstractEventLoop;
-  private _listeners: net.Server[] | null;
+  private _listeners: Listener[] | null;
   private readonly _sockets: TransportSocket[];
   private readonly _protocolFactory: () => BaseProtocol;
-  private readonly _options: ServerOptions;
   private readonly _clients = new Set<Transport>();
   private _waiters: Future<void>[] | null = [];
   private _serving = false;
   private _servingForeverFut: Future<void> | null = null;
-  /** Connections completed by the kernel before `startServing()`. */
-  private _held: net.Socket[] = [];
 
-  constructor(loop: AbstractEventLoop, listeners: net.Server[], protocolFactory: () => BaseProtocol, options: ServerOptions) {
+  constructor(loop: AbstractEventLoop, listeners: Listener[], protocolFactory: () => BaseProtocol) {
     super();
     this._loop = loop;
     this._listeners = listeners;
     this._protocolFactory = protocolFactory;
-    this._options = options;
-    this._sockets = listeners.map((listener, i) => {
-      const path = options.unixPaths?.[i] ?? null;
-      return new TransportSocket(listener, path === null ? null : { path, peer: "" });
-    });
-    for (const listener of listeners) {
-      listener.unref();
-      listener.on("connection", this._onConnection);
-    }
+    this._sockets = listeners.map((listener) => listener.socket);
   }
 
-  private readonly _onConnection = (sock: net.Socket): void => {
-    sock.unref();
-    // Until its transport exists an error must not crash the process; the transport reads `errored`.
-    sock.on("error", ignoreError);
-    // Unread until accepted inside the loop: the socket has no 'data' listener yet.
-    if (this._listeners === null || this._loop.isClosed()) {
-      sock.destroy();
-      return;
-    }
-    if (!this._serving) {
-      this._held.push(sock);
-      return;
-    }
-    this._loop.callSoon(this._accept, sock);
-  };
-
   /** Python's `_accept_connection2`: the protocol and the transport of one connection, inside the loop. */
-  private readonly _accept = (sock: net.Socket): void => {
+  _connectionAccepted(makeTransport: (protocol: BaseProtocol) => void, discard: () => void, sock: unknown): void {
     if (this._listeners === null) {
-      sock.destroy();
+      discard();
       return;
     }
     let protocol: BaseProtocol;
     try {
       protocol = this._protocolFactory();
     } catch (exception) {
-      sock.destroy();
+      discard();
       this._loop.callExceptionHandler({
         message: "Error on transport creation for incoming connection",
         exception,
@@ -118,8 +75,8 @@ export class Server extends AbstractServer implements TransportOwner {
       });
       return;
     }
-    this._options.makeTransport(this._loop, sock, protocol, this);
-  };
+    makeTransport(protocol);
+  }
 
   _attach(transport: Transport): void {
     this._clients.add(transport);
@@ -139,9 +96,7 @@ export class Server extends AbstractServer implements TransportOwner {
   private _startServing(): void {
     if (this._serving || this._listeners === null) return;
     this._serving = true;
-    const held = this._held;
-    this._held = [];
-    for (const sock of held) this._loop.callSoon(this._accept, sock);
+    for (const listener of this._listeners) listener.startServing(this);
   }
 
   getLoop(): AbstractEventLoop {
@@ -162,12 +117,7 @@ export class Server extends AbstractServer implements TransportOwner {
     const listeners = this._listeners;
     if (listeners === null) return;
     this._listeners = null;
-    for (const listener of listeners) {
-      listener.removeListener("connection", this._onConnection);
-      listener.close();
-    }
-    for (const sock of this._held) sock.destroy();
-    this._held = [];
+    for (const listener of listeners) listener.close();
     this._serving = false;
     const forever = this._servingForeverFut;
     if (forever !== null && !forever.done()) {
@@ -246,5 +196,3 @@ export class Server extends AbstractServer implements TransportOwner {
     return this.toString();
   }
 }
-
-function ignoreError(): void {}

@@ -279,7 +279,8 @@ function* sockConnectGen(loop: BaseEventLoop, sock: SocketLike, address: Address
   yield* connectResolved(loop, s, target);
 }
 
-function connectResolved(loop: BaseEventLoop, s: Socket, address: Address): Future<void> {
+/** Connects a non-blocking socket to a resolved address: resolves once connected, or rejects with the connect error. */
+export function connectResolved(loop: BaseEventLoop, s: Socket, address: Address): Future<void> {
   const native = addon();
   const fd = s.fileno();
   const fut = loop.createFuture<void>();

@@ -4,15 +4,19 @@
  * address tried in order, Happy Eyeballs through `staggeredRace`,
  * `localAddr`), `createServer` (one host, several, or every interface),
  * `connectAcceptedSocket`, and the helpers the Unix twins
- * (unix_events.ts) share. Sockets are Node `net.Socket`s / `net.Server`s;
- * the transport is `SocketTransport` (net_transport.ts), the server
- * `Server` (server.ts); `sendfile` is in sendfile.ts.
+ * (unix_events.ts) share. Connections are made by Node (`net.Socket`)
+ * and handed to a native `SelectorSocketTransport` (selector_transport.ts)
+ * or kept in a `SocketTransport` (net_transport.ts: TLS, the `net`
+ * backend). A plain server of a native loop binds raw sockets and accepts
+ * on them itself (`SelectorListener`, listeners.ts); otherwise it listens
+ * with Node `net.Server`s. `sendfile` is in sendfile.ts.
  *
  * TLS (`ssl`) is the TLS part's: these functions accept the option shapes
  * and call the hooks it registers with `_setTlsHooks` (a connected socket
  * in, a TLS transport out).
  */
 import net from "node:net";
+import type { BaseEventLoop } from "../base_events.js";
 import { Coro } from "../coroutines.js";
 import type {
   AbstractEventLoop,
@@ -26,14 +30,26 @@ import type {
 import { ExceptionGroup, OSError, osErrorFrom, RuntimeError, ValueError } from "../exceptions.js";
 import type { Coroutine, Future } from "../futures.js";
 import type { BaseProtocol } from "../protocols.js";
-import { AF_INET6, AF_UNSPEC, AI_PASSIVE, SOCK_STREAM } from "../socket_constants.js";
+import {
+  AF_INET6,
+  AF_UNSPEC,
+  AI_PASSIVE,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from "../socket_constants.js";
 import { interleaveAddrinfos, staggeredRace } from "../staggered.js";
 import type { Transport } from "../transports.js";
 import type { SockAddr } from "./dns.js";
+import { type AcceptedTransportFactory, type Listener, NodeListener, SelectorListener } from "./listeners.js";
 import { SocketTransport, type SocketTransportOptions, type TransportOwner } from "./net_transport.js";
 import { nodeFuture } from "./node_futures.js";
 import { canTakeOver, SelectorSocketTransport, socketTransport, takeOver, usesNativeTransports } from "./selector_transport.js";
-import { type AcceptedTransportFactory, Server } from "./server.js";
+import { Server } from "./server.js";
+import { connectResolved } from "./sock_ops.js";
 import { Socket } from "./socket.js";
 
 /** The default backlog of listening sockets, as asyncio's. */
@@ -152,23 +168,73 @@ function* awaitSocket(attempt: Future<net.Socket>): Coroutine<net.Socket> {
   }
 }
 
-/** base_events' `_connect_sock`: binds to a matching local address if asked, then connects; errors go to `errors`. */
-function* connectSock(
+/** A connected socket: Node's (TLS, the `net` backend) or a raw one (native transports). */
+type Connected = net.Socket | Socket;
+
+/** Closes a connected socket nobody will use (a Happy Eyeballs loser). */
+function discard(sock: Connected): void {
+  if (sock instanceof Socket) sock.close();
+  else sock.destroy();
+}
+
+/** One connection attempt to `address`, bound first to `laddr` if given. */
+type Connector<S extends Connected> = (
   loop: AbstractEventLoop,
+  family: number,
+  address: SockAddr,
+  laddr: SockAddr | null,
+) => Coroutine<S>;
+
+function* connectNode(loop: AbstractEventLoop, family: number, address: SockAddr, laddr: SockAddr | null): Coroutine<net.Socket> {
+  return yield* awaitSocket(connectOnce(loop, family, address, laddr));
+}
+
+/**
+ * One attempt on a raw non-blocking socket, as CPython's `_connect_sock`:
+ * bind to `laddr` if given, then connect, readiness from the loop's own
+ * watchers. The socket is closed on any failure, cancellation included.
+ */
+function* connectRaw(loop: AbstractEventLoop, family: number, address: SockAddr, laddr: SockAddr | null): Coroutine<Socket> {
+  const sock = new Socket(family, SOCK_STREAM, 0);
+  try {
+    sock.setblocking(false);
+    if (laddr !== null) {
+      try {
+        sock.bind(laddr);
+      } catch (error) {
+        throw bindError(error, laddr);
+      }
+    }
+    try {
+      yield* connectResolved(loop as BaseEventLoop, sock, address);
+    } catch (error) {
+      throw rewordedError(error, () => `Connect call failed ${formatAddress(address)}`);
+    }
+    return sock;
+  } catch (error) {
+    sock.close();
+    throw error;
+  }
+}
+
+/** base_events' `_connect_sock`: binds to a matching local address if asked, then connects; errors go to `errors`. */
+function* connectSock<S extends Connected>(
+  loop: AbstractEventLoop,
+  connect: Connector<S>,
   errors: unknown[][],
   info: AddrInfo,
   laddrInfos: AddrInfo[] | null,
-): Coroutine<net.Socket> {
+): Coroutine<S> {
   const mine: unknown[] = [];
   errors.push(mine);
   const [family, , , , address] = info;
   try {
-    if (laddrInfos === null) return yield* awaitSocket(connectOnce(loop, family, address, null));
+    if (laddrInfos === null) return yield* connect(loop, family, address, null);
     const local = laddrInfos.filter((l) => l[0] === family);
     if (local.length === 0) throw new OSError(undefined, `no matching local address with family=${family} found`);
     for (const [, , , , laddr] of local) {
       try {
-        return yield* awaitSocket(connectOnce(loop, family, address, laddr));
+        return yield* connect(loop, family, address, laddr);
       } catch (error) {
         // A failed bind tries the next local address; a failed connect ends the attempt.
         if (!(error instanceof OSError) || error.syscall !== "bind" || laddr === local[local.length - 1]?.[4]) throw error;
@@ -208,7 +274,12 @@ function* resolve(
   return infos;
 }
 
-function* openConnection(loop: AbstractEventLoop, options: CreateConnectionOptions): Coroutine<net.Socket> {
+/** Resolves and connects (every address in turn, or Happy Eyeballs): base_events' `create_connection` up to the socket. */
+function* openConnection<S extends Connected>(
+  loop: AbstractEventLoop,
+  options: CreateConnectionOptions,
+  connect: Connector<S>,
+): Coroutine<S> {
   const host = options.host ?? null;
   const port = options.port ?? null;
   let infos = yield* resolve(loop, host, port, options);
@@ -219,22 +290,38 @@ function* openConnection(loop: AbstractEventLoop, options: CreateConnectionOptio
   if (delay !== null && interleave === null) interleave = 1;
   if (interleave) infos = interleaveAddrinfos(infos, interleave);
   const errors: unknown[][] = [];
-  let sock: net.Socket | null = null;
+  let sock: S | null = null;
   if (delay === null) {
     for (const info of infos) {
       try {
-        sock = yield* connectSock(loop, errors, info, laddrInfos);
+        sock = yield* connectSock(loop, connect, errors, info, laddrInfos);
         break;
       } catch (error) {
         if (!(error instanceof OSError)) throw error;
       }
     }
   } else {
-    const attempts = infos.map((info) => () => new Coro(() => connectSock(loop, errors, info, laddrInfos), "connectSock"));
-    [sock] = yield* staggeredRace(attempts, delay, { loop, discard: (s) => s.destroy() });
+    const attempts = infos.map(
+      (info) => () => new Coro(() => connectSock(loop, connect, errors, info, laddrInfos), "connectSock"),
+    );
+    [sock] = yield* staggeredRace(attempts, delay, { loop, discard });
   }
   if (sock === null) throw connectionFailure(errors.flat(), options.allErrors === true);
   return sock;
+}
+
+/** The native transport of a socket connected here (closed if the protocol factory or connectionMade fails). */
+export function* rawTransport<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  sock: Socket,
+  protocolFactory: () => P,
+  what: string,
+): Coroutine<[Transport, P]> {
+  try {
+    return yield* socketTransport(loop, sock, protocolFactory, what);
+  } finally {
+    sock.close(); // a no-op once the transport took the descriptor
+  }
 }
 
 /** A Node socket for the `sock` option: a `net.Socket` as it is, anything with `fileno()` opened by descriptor. */
@@ -355,7 +442,10 @@ function* createConnectionCoroutine<P extends BaseProtocol>(
   let sock: net.Socket;
   if (host !== null || port !== null) {
     if ((options.sock ?? null) !== null) throw new ValueError("host/port and sock can not be specified at the same time");
-    sock = yield* openConnection(loop, options);
+    if ((ssl === null || ssl === false) && usesNativeTransports(loop)) {
+      return yield* rawTransport(loop, yield* openConnection(loop, options, connectRaw), protocolFactory, "createConnection()");
+    }
+    sock = yield* openConnection(loop, options, connectNode);
   } else {
     if ((options.sock ?? null) === null) throw new ValueError("host and port was not specified and no sock specified");
     if ((ssl === null || ssl === false) && options.sock instanceof Socket && usesNativeTransports(loop)) {
@@ -445,16 +535,19 @@ export function newListener(): net.Server {
   return net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
 }
 
-/** Listens on one resolved address; asyncio's wording on failure. */
-function listenOn(loop: AbstractEventLoop, info: AddrInfo, options: CreateServerOptions): Future<net.Server> {
+/** The bind error of asyncio's wording, naming the address. */
+function bindError(error: unknown, address: SockAddr): unknown {
+  return rewordedError(error, (reason) => `error while attempting to bind on address ${formatAddress(address)}: ${reason}`);
+}
+
+/** Listens on one resolved address with a Node `net.Server`. */
+function listenOnNode(loop: AbstractEventLoop, info: AddrInfo, options: CreateServerOptions): Future<net.Server> {
   const [family, , , , address] = info;
   return nodeFuture<net.Server>(loop, (settle) => {
     const listener = newListener();
     listener.once("error", (error) => {
       listener.close();
-      settle.reject(
-        rewordedError(error, (reason) => `error while attempting to bind on address ${formatAddress(address)}: ${reason}`),
-      );
+      settle.reject(bindError(error, address));
     });
     const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
       host: address[0],
@@ -471,23 +564,77 @@ function listenOn(loop: AbstractEventLoop, info: AddrInfo, options: CreateServer
   });
 }
 
-/** A `sock` given to a server: a listening `net.Server`, or a socket to listen on by descriptor. */
-export function* adoptListener(loop: AbstractEventLoop, sock: SocketLike, backlog: number): Coroutine<net.Server> {
+/**
+ * Binds a raw socket to one resolved address, as CPython's create_server
+ * does: SO_REUSEADDR unless `reuseAddress: false`, SO_REUSEPORT on
+ * request, IPV6_V6ONLY on IPv6 sockets. It listens once the server starts
+ * serving.
+ */
+function bindRaw(info: AddrInfo, options: CreateServerOptions): Socket {
+  const [family, , proto, , address] = info;
+  const sock = new Socket(family, SOCK_STREAM, proto);
+  try {
+    if (options.reuseAddress ?? true) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+    if (options.reusePort === true) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
+    if (family === AF_INET6) sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, (options.ipv6Only ?? true) ? 1 : 0);
+    sock.bind(address);
+  } catch (error) {
+    sock.close();
+    throw bindError(error, address);
+  }
+  return sock;
+}
+
+/** Whether a server gets raw listening sockets (native transports, no TLS) rather than `net.Server`s. */
+export function servesNatively(loop: AbstractEventLoop, options: CreateServerOptions | CreateUnixServerOptions): boolean {
+  return usesNativeTransports(loop) && (options.ssl ?? null) === null;
+}
+
+/** A `sock` given to a server: a listening `net.Server`, a raw `socket.Socket`, or any socket with `fileno()`. */
+export function* adoptListener(
+  loop: AbstractEventLoop,
+  sock: SocketLike,
+  options: CreateServerOptions | CreateUnixServerOptions,
+  kind: "TCP" | "Unix",
+): Coroutine<Listener> {
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
   if (sock instanceof net.Server) {
     if (!sock.listening) throw new ValueError("sock must be a listening net.Server");
-    return sock;
+    return nodeListener(loop, sock, options, kind);
+  }
+  if (sock instanceof Socket && servesNatively(loop, options)) {
+    if (sock.fileno() < 0) throw new ValueError(`sock is closed: ${sock}`);
+    if (sock.type !== SOCK_STREAM) throw new ValueError(`A Stream Socket was expected, got ${sock}`);
+    return new SelectorListener(loop, new Socket(sock.family, sock.type, sock.proto, sock.detach()), backlog);
   }
   const fileno = (sock as { fileno?: () => number }).fileno;
   if (typeof fileno !== "function") {
     throw new TypeError(`sock must be a listening net.Server or have fileno(), not ${sock?.constructor?.name ?? typeof sock}`);
   }
   const fd = takeDescriptor(sock, fileno);
-  return yield* nodeFuture<net.Server>(loop, (settle) => {
+  const server = yield* nodeFuture<net.Server>(loop, (settle) => {
     const listener = newListener();
     listener.once("error", (error) => settle.reject(error));
     listener.listen({ fd, backlog }, () => settle.resolve(listener));
     return () => listener.close();
   });
+  return nodeListener(loop, server, options, kind);
+}
+
+/** A `net.Server` as a server's listener; a Unix one reports its path (Node knows it from `address()`). */
+export function nodeListener(
+  loop: AbstractEventLoop,
+  server: net.Server,
+  options: CreateServerOptions | CreateUnixServerOptions,
+  kind: "TCP" | "Unix",
+  unixPath: string | null = null,
+): NodeListener {
+  let path = unixPath;
+  if (kind === "Unix" && path === null) {
+    const address = server.address();
+    path = typeof address === "string" ? address : "";
+  }
+  return new NodeListener(loop, server, acceptorFor(options, kind, path ?? ""), path);
 }
 
 function hostsOf(host: string | string[] | null | undefined): (string | null)[] {
@@ -497,7 +644,7 @@ function hostsOf(host: string | string[] | null | undefined): (string | null)[] 
   throw new TypeError(`host must be a string, an array of strings or null, not ${typeof host}`);
 }
 
-function* listenAll(loop: AbstractEventLoop, options: CreateServerOptions): Coroutine<net.Server[]> {
+function* listenAll(loop: AbstractEventLoop, options: CreateServerOptions): Coroutine<Listener[]> {
   const port = options.port ?? null;
   const seen = new Set<string>();
   const infos: AddrInfo[] = [];
@@ -513,11 +660,17 @@ function* listenAll(loop: AbstractEventLoop, options: CreateServerOptions): Coro
       seen.add(key);
     }
   }
-  const listeners: net.Server[] = [];
+  const native = servesNatively(loop, options);
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
+  const listeners: Listener[] = [];
   try {
     for (const info of infos) {
       try {
-        listeners.push(yield* listenOn(loop, info, options));
+        listeners.push(
+          native
+            ? new SelectorListener(loop, bindRaw(info, options), backlog)
+            : nodeListener(loop, yield* listenOnNode(loop, info, options), options, "TCP"),
+        );
       } catch (error) {
         // An address family the host lacks is skipped, as asyncio does (bpo-30945).
         if (error instanceof OSError && (error.code === "EADDRNOTAVAIL" || error.code === "EAFNOSUPPORT")) continue;
@@ -544,17 +697,16 @@ function* createServerCoroutine(
   if ((options.ssl ?? null) === null && (options.sslShutdownTimeout ?? null) !== null) {
     throw new ValueError("sslShutdownTimeout is only meaningful with ssl");
   }
-  checkReuseOptions(options);
-  const backlog = options.backlog ?? DEFAULT_BACKLOG;
-  let listeners: net.Server[];
+  if (!servesNatively(loop, options)) checkReuseOptions(options);
+  let listeners: Listener[];
   if ((options.host ?? null) !== null || (options.port ?? null) !== null) {
     if ((options.sock ?? null) !== null) throw new ValueError("host/port and sock can not be specified at the same time");
     listeners = yield* listenAll(loop, options);
   } else {
     if ((options.sock ?? null) === null) throw new ValueError("Neither host/port nor sock were specified");
-    listeners = [yield* adoptListener(loop, options.sock as SocketLike, backlog)];
+    listeners = [yield* adoptListener(loop, options.sock as SocketLike, options, "TCP")];
   }
-  const server = new Server(loop, listeners, protocolFactory, { backlog, makeTransport: acceptorFor(options, "TCP", "") });
+  const server = new Server(loop, listeners, protocolFactory);
   if (options.startServing ?? true) yield* server.startServing();
   return server;
 }

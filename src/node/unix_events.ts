@@ -3,23 +3,27 @@
  * `create_unix_connection`/`create_unix_server`): the same transport and
  * server as TCP, on a path. Node silently shortens an over-long path, so
  * the length is checked here (an `OSError`); a stale socket file is
- * removed before listening, and libuv removes the file when the server
- * closes.
+ * removed before binding. A native server binds a raw socket and removes
+ * its file on close unless another socket was bound there since
+ * (`cleanupSocket`, 3.13); a `net.Server`'s file is removed by libuv.
  */
 import fs from "node:fs";
 import net from "node:net";
+import type { BaseEventLoop } from "../base_events.js";
 import { Coro } from "../coroutines.js";
 import type { AbstractEventLoop, CreateUnixConnectionOptions, CreateUnixServerOptions, SocketLike } from "../events.js";
 import { OSError, osErrorFrom, ValueError } from "../exceptions.js";
-import type { Coroutine } from "../futures.js";
+import type { Coroutine, Future } from "../futures.js";
 import type { BaseProtocol } from "../protocols.js";
+import { AF_UNIX, SOCK_STREAM } from "../socket_constants.js";
 import type { Transport } from "../transports.js";
+import { type Listener, SelectorListener } from "./listeners.js";
 import { nodeFuture } from "./node_futures.js";
 import { socketTransport, usesNativeTransports } from "./selector_transport.js";
 import { Server } from "./server.js";
+import { connectResolved } from "./sock_ops.js";
 import { Socket } from "./socket.js";
 import {
-  acceptorFor,
   adoptListener,
   adoptSocket,
   checkServerSsl,
@@ -29,7 +33,10 @@ import {
   DEFAULT_BACKLOG,
   ignoreError,
   newListener,
+  nodeListener,
+  rawTransport,
   rewordedError,
+  servesNatively,
   tlsTransport,
 } from "./tcp.js";
 
@@ -49,6 +56,43 @@ function checkUnixPath(path: unknown, what: string): string {
   return path;
 }
 
+/** Connects a raw Unix socket to `path` (native transports), closed again on failure or cancellation. */
+function* connectRawUnix(loop: AbstractEventLoop, path: string): Coroutine<Socket> {
+  const sock = new Socket(AF_UNIX, SOCK_STREAM, 0);
+  try {
+    sock.setblocking(false);
+    yield* connectResolved(loop as BaseEventLoop, sock, path);
+    return sock;
+  } catch (error) {
+    sock.close();
+    throw rewordedError(error, () => `Connect call failed ${path}`);
+  }
+}
+
+/** Connects a Node socket to `path` (TLS, the `net` backend). */
+function connectNode(loop: AbstractEventLoop, path: string): Future<net.Socket> {
+  return nodeFuture<net.Socket>(
+    loop,
+    (settle) => {
+      const s = net.connect({ path, allowHalfOpen: true });
+      s.unref();
+      // Node reads nothing before a transport takes the socket (a native one takes its descriptor).
+      s.pause();
+      s.once("error", (error) => {
+        s.destroy();
+        settle.reject(rewordedError(error, () => `Connect call failed ${path}`));
+      });
+      s.once("connect", () => {
+        s.removeAllListeners("error");
+        s.on("error", ignoreError);
+        settle.resolve(s);
+      });
+      return () => s.destroy();
+    },
+    path,
+  );
+}
+
 function* createUnixConnectionCoroutine<P extends BaseProtocol>(
   loop: AbstractEventLoop,
   protocolFactory: () => P,
@@ -65,26 +109,10 @@ function* createUnixConnectionCoroutine<P extends BaseProtocol>(
   if (rawPath !== null) {
     if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
     path = checkUnixPath(rawPath, "createUnixConnection()");
-    sock = yield* nodeFuture<net.Socket>(
-      loop,
-      (settle) => {
-        const s = net.connect({ path, allowHalfOpen: true });
-        s.unref();
-        // Node reads nothing before a transport takes the socket (a native one takes its descriptor).
-        s.pause();
-        s.once("error", (error) => {
-          s.destroy();
-          settle.reject(rewordedError(error, () => `Connect call failed ${path}`));
-        });
-        s.once("connect", () => {
-          s.removeAllListeners("error");
-          s.on("error", ignoreError);
-          settle.resolve(s);
-        });
-        return () => s.destroy();
-      },
-      path,
-    );
+    if ((ssl === null || ssl === false) && usesNativeTransports(loop)) {
+      return yield* rawTransport(loop, yield* connectRawUnix(loop, path), protocolFactory, "createUnixConnection()");
+    }
+    sock = yield* connectNode(loop, path);
   } else {
     if ((options.sock ?? null) === null) throw new ValueError("no path and sock were specified");
     if ((ssl === null || ssl === false) && options.sock instanceof Socket && usesNativeTransports(loop)) {
@@ -116,6 +144,41 @@ function removeStaleSocket(path: string): void {
   }
 }
 
+/** Binds a raw Unix socket to `path`; it listens once the server starts serving. */
+function bindRawUnix(loop: AbstractEventLoop, path: string, options: CreateUnixServerOptions): Listener {
+  const sock = new Socket(AF_UNIX, SOCK_STREAM, 0);
+  let inode: number;
+  try {
+    sock.bind(path);
+    inode = path.startsWith("\0") ? -1 : fs.statSync(path).ino;
+  } catch (error) {
+    sock.close();
+    throw osErrorFrom(error, path);
+  }
+  const cleanup = inode >= 0 && options.cleanupSocket !== false ? { path, inode } : null;
+  return new SelectorListener(loop, sock, options.backlog ?? DEFAULT_BACKLOG, cleanup);
+}
+
+/** Listens on `path` with a Node `net.Server` (libuv removes the file when it closes). */
+function listenOnNode(loop: AbstractEventLoop, path: string, backlog: number): Future<net.Server> {
+  return nodeFuture<net.Server>(
+    loop,
+    (settle) => {
+      const l = newListener();
+      l.once("error", (error) => {
+        l.close();
+        settle.reject(error);
+      });
+      l.listen({ path, backlog }, () => {
+        l.removeAllListeners("error");
+        settle.resolve(l);
+      });
+      return () => l.close();
+    },
+    path,
+  );
+}
+
 function* createUnixServerCoroutine(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
@@ -124,45 +187,28 @@ function* createUnixServerCoroutine(
   if ((options.ssl ?? null) === null && (options.sslHandshakeTimeout ?? null) !== null) {
     throw new ValueError("sslHandshakeTimeout is only meaningful with ssl");
   }
-  if (options.cleanupSocket === false) {
-    throw new ValueError("cleanupSocket: false is not possible on Node: libuv removes the socket file when a Unix server closes");
+  const native = servesNatively(loop, options);
+  if (options.cleanupSocket === false && !native) {
+    throw new ValueError(
+      "cleanupSocket: false is not possible with Node's net.Server (TLS, or the net transports): libuv removes the socket file when a Unix server closes",
+    );
   }
   checkServerSsl(options);
   const backlog = options.backlog ?? DEFAULT_BACKLOG;
   const rawPath = options.path ?? null;
-  let listener: net.Server;
-  let path = "";
+  let listener: Listener;
   if (rawPath !== null) {
     if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
-    path = checkUnixPath(rawPath, "createUnixServer()");
+    const path = checkUnixPath(rawPath, "createUnixServer()");
     removeStaleSocket(path);
-    listener = yield* nodeFuture<net.Server>(
-      loop,
-      (settle) => {
-        const l = newListener();
-        l.once("error", (error) => {
-          l.close();
-          settle.reject(error);
-        });
-        l.listen({ path, backlog }, () => {
-          l.removeAllListeners("error");
-          settle.resolve(l);
-        });
-        return () => l.close();
-      },
-      path,
-    );
+    listener = native
+      ? bindRawUnix(loop, path, options)
+      : nodeListener(loop, yield* listenOnNode(loop, path, backlog), options, "Unix", path);
   } else {
     if ((options.sock ?? null) === null) throw new ValueError("path was not specified, and no sock specified");
-    listener = yield* adoptListener(loop, options.sock as SocketLike, backlog);
-    const address = listener.address();
-    path = typeof address === "string" ? address : "";
+    listener = yield* adoptListener(loop, options.sock as SocketLike, options, "Unix");
   }
-  const server = new Server(loop, [listener], protocolFactory, {
-    backlog,
-    makeTransport: acceptorFor(options, "Unix", path),
-    unixPaths: [path],
-  });
+  const server = new Server(loop, [listener], protocolFactory);
   if (options.startServing ?? true) yield* server.startServing();
   return server;
 }
