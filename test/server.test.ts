@@ -228,7 +228,10 @@ test("reusePort and reuseAddress: raw sockets take both; Node's net.Server refus
     const options = { host: "127.0.0.1", port: 0, reuseAddress: false };
     if (nativeServers()) {
       const server = yield* loop.createServer(() => new EchoProtocol(), options);
-      const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+      const [transport, client] = yield* loop.createConnection(() => new Collector(), {
+        host: "127.0.0.1",
+        port: portOf(server),
+      });
       transport.write(Buffer.from("no SO_REUSEADDR"));
       yield* client.until(15);
       transport.close();
