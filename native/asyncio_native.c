@@ -2,7 +2,8 @@
  * asyncio_native: the few system calls asyncio-ts needs that Node does not
  * expose. BSD socket calls on file descriptors (the `socket` namespace and
  * the loop's sock_* methods), sendfile(2), and uv_poll_t watchers on Node's
- * own libuv loop (addReader/addWriter).
+ * own libuv loop (addReader/addWriter), their reports handed to JavaScript
+ * once per poll phase.
  *
  * Error convention, chosen for speed on the data path and clarity
  * elsewhere:
