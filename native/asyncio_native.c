@@ -2,7 +2,8 @@
  * asyncio_native: the few system calls asyncio-ts needs that Node does not
  * expose. BSD socket calls on file descriptors (the `socket` namespace and
  * the loop's sock_* methods), sendfile(2), and uv_poll_t watchers on Node's
- * own libuv loop (addReader/addWriter).
+ * own libuv loop (addReader/addWriter), their reports handed to JavaScript
+ * once per poll phase.
  *
  * Error convention, chosen for speed on the data path and clarity
  * elsewhere:
@@ -717,61 +718,245 @@ static napi_value js_strerror(napi_env env, napi_callback_info info) {
  *
  * One watcher per descriptor (libuv allows only one poll handle per fd).
  * The handle is unref'd: a watcher never keeps the process alive by itself
- * (the asyncio loop keeps the process alive while it runs). The JavaScript
- * callback gets (status, events): status is 0 or -errno, events a mask of
- * UV_READABLE / UV_WRITABLE / UV_DISCONNECT. napi_make_callback runs it in
- * its own async context, so microtasks it queues run after it and an
- * uncaught exception reaches the process as any I/O callback's would.
+ * (the asyncio loop keeps the process alive while it runs).
+ *
+ * Reports are batched per libuv poll phase. libuv calls watcher_on_event
+ * once per ready descriptor; crossing into JavaScript for each (an
+ * InternalCallbackScope, async-hooks bookkeeping and a microtask checkpoint
+ * per descriptor) was the main JavaScript-side cost of a busy server. So a
+ * report is only recorded in its env's poll_state_t (the watcher's id, the
+ * status, the events; a second report of the same watcher in the same
+ * phase is merged into the first), and the first report of a phase starts
+ * a uv_check_t: libuv runs check handles right after the poll phase, and
+ * that handle stops itself and makes ONE napi_make_callback into the
+ * dispatcher given to pollInit, with the phase's reports in an Int32Array.
+ * Microtasks queued by the dispatcher run after it, as after any I/O
+ * callback.
+ *
+ *  - A watcher closed between its report and the dispatch takes its report
+ *    out of the batch (each watcher knows its slot): its id never reaches
+ *    JavaScript after pollClose, so the id may be reused at once.
+ *  - A dispatcher that throws: the batch is already taken (the next phase
+ *    starts a new one), and the exception goes to napi_fatal_exception,
+ *    i.e. 'uncaughtException', as from any other I/O callback.
+ *  - The state is per env (napi instance data), so each worker thread has
+ *    its own batch, check handle and dispatcher; nothing mutable is shared
+ *    between threads. It is freed once the env, its check handle and every
+ *    watcher pointing at it are gone (a reference count), whatever the
+ *    order of the finalizers at env teardown.
  */
+
+typedef struct poll_state poll_state_t;
 
 typedef struct {
   uv_poll_t handle;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async_context;
-  int closing;   /* pollClose (or the finalizer) ran: no more callbacks */
-  int uv_closed; /* libuv is done with the handle */
-  int finalized; /* the JavaScript external is gone */
+  poll_state_t *state;
+  int32_t id;     /* given at pollNew; what the dispatcher receives */
+  int pending;    /* the index of this watcher's report in the current batch, or -1 */
+  int closing;    /* pollClose (or the finalizer) ran: no more reports */
+  int uv_closed;  /* libuv is done with the handle */
+  int finalized;  /* the JavaScript external is gone */
 } watcher_t;
 
+typedef struct {
+  watcher_t *watcher; /* NULL: the watcher was closed before the dispatch */
+  int32_t status;     /* 0, or the first -errno of the phase */
+  int32_t events;     /* UV_READABLE | UV_WRITABLE | UV_DISCONNECT, merged */
+} report_t;
+
+#define REPORT_INTS 3 /* id, status, events: one report in the dispatcher's Int32Array */
+
+struct poll_state {
+  napi_env env;
+  uv_check_t check;
+  int check_started;
+  napi_ref dispatcher; /* NULL until pollInit */
+  napi_async_context async_context;
+  napi_ref array;          /* the Int32Array handed to the dispatcher (NULL until the first dispatch) */
+  int32_t *array_data;     /* its memory (V8 never moves an ArrayBuffer's backing store) */
+  size_t array_capacity;   /* in reports */
+  report_t *reports;       /* the current phase's batch */
+  size_t count, capacity;  /* in reports */
+  size_t refs;             /* the env, the check handle until closed, and each watcher not yet freed */
+  int torn_down;           /* the env is going away: no reports, no dispatch */
+};
+
+static void poll_state_unref(poll_state_t *s) {
+  if (--s->refs > 0) return;
+  free(s->reports);
+  free(s);
+}
+
 /* The memory goes once both libuv and the JavaScript external are done with it. */
+static void watcher_free(watcher_t *w) {
+  poll_state_t *s = w->state;
+  free(w);
+  poll_state_unref(s);
+}
+
 static void watcher_on_close(uv_handle_t *handle) {
   watcher_t *w = (watcher_t *)handle->data;
   w->uv_closed = 1;
-  if (w->finalized) free(w);
+  if (w->finalized) watcher_free(w);
 }
 
-static void watcher_close(napi_env env, watcher_t *w) {
+static void watcher_close(watcher_t *w) {
   if (w->closing) return;
   w->closing = 1;
-  napi_delete_reference(env, w->callback);
-  napi_async_destroy(env, w->async_context);
+  if (w->pending >= 0) {
+    /* Reported in this phase, not dispatched yet: the report goes too. */
+    w->state->reports[w->pending].watcher = NULL;
+    w->pending = -1;
+  }
   uv_close((uv_handle_t *)&w->handle, watcher_on_close);
 }
 
+static void poll_state_on_check(uv_check_t *check);
+
 static void watcher_on_event(uv_poll_t *handle, int status, int events) {
   watcher_t *w = (watcher_t *)handle->data;
-  if (w->closing) return;
-  napi_env env = w->env;
+  poll_state_t *s = w->state;
+  if (w->closing || s->torn_down) return;
+  if (w->pending >= 0) {
+    /* libuv may call epoll_wait more than once in a phase: one report per watcher per batch. */
+    report_t *r = &s->reports[w->pending];
+    r->events |= events;
+    if (status < 0 && r->status == 0) r->status = status;
+    return;
+  }
+  if (s->count == s->capacity) {
+    size_t capacity = s->capacity == 0 ? 64 : s->capacity * 2;
+    report_t *grown = (report_t *)realloc(s->reports, capacity * sizeof(report_t));
+    /* Out of memory: drop the report; polling is level-triggered, the next phase reports it again. */
+    if (grown == NULL) return;
+    s->reports = grown;
+    s->capacity = capacity;
+  }
+  if (!s->check_started) {
+    uv_check_start(&s->check, poll_state_on_check);
+    s->check_started = 1;
+  }
+  s->reports[s->count] = (report_t){w, status, events};
+  w->pending = (int)s->count++;
+}
+
+/* Makes sure the dispatcher's Int32Array holds `n` reports (a larger one replaces it). */
+static bool poll_state_reserve(poll_state_t *s, size_t n) {
+  if (s->array != NULL && s->array_capacity >= n) return true;
+  size_t capacity = s->array_capacity == 0 ? 64 : s->array_capacity;
+  while (capacity < n) capacity *= 2;
+  napi_env env = s->env;
+  napi_value buffer, array;
+  void *data = NULL;
+  if (napi_create_arraybuffer(env, capacity * REPORT_INTS * sizeof(int32_t), &data, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, capacity * REPORT_INTS, buffer, 0, &array) != napi_ok)
+    return false;
+  napi_ref ref;
+  if (napi_create_reference(env, array, 1, &ref) != napi_ok) return false;
+  if (s->array != NULL) napi_delete_reference(env, s->array);
+  s->array = ref;
+  s->array_data = (int32_t *)data;
+  s->array_capacity = capacity;
+  return true;
+}
+
+/* Right after the poll phase: hands the batch to the dispatcher in one call. */
+static void poll_state_on_check(uv_check_t *check) {
+  poll_state_t *s = (poll_state_t *)check->data;
+  uv_check_stop(check);
+  s->check_started = 0;
+  /* Take the batch first, whatever happens next: closed watchers' slots are skipped. */
+  size_t n = 0;
+  for (size_t i = 0; i < s->count; i++) {
+    watcher_t *w = s->reports[i].watcher;
+    if (w == NULL) continue;
+    w->pending = -1;
+    s->reports[n++] = s->reports[i];
+  }
+  s->count = 0;
+  if (n == 0 || s->dispatcher == NULL || s->torn_down) return;
+  napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback, recv, argv[2], result;
-  if (napi_get_reference_value(env, w->callback, &callback) == napi_ok && callback != NULL) {
-    napi_get_global(env, &recv); /* napi_make_callback needs an object as `this` */
-    napi_create_int32(env, status, &argv[0]);
-    napi_create_int32(env, events, &argv[1]);
-    napi_make_callback(env, w->async_context, recv, callback, 2, argv, &result);
+  napi_value dispatcher, array, recv, argv[2], result;
+  if (poll_state_reserve(s, n) && napi_get_reference_value(env, s->dispatcher, &dispatcher) == napi_ok &&
+      napi_get_reference_value(env, s->array, &array) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
+      napi_create_uint32(env, (uint32_t)n, &argv[1]) == napi_ok) {
+    int32_t *out = s->array_data;
+    for (size_t i = 0; i < n; i++, out += REPORT_INTS) {
+      out[0] = s->reports[i].watcher->id;
+      out[1] = s->reports[i].status;
+      out[2] = s->reports[i].events;
+    }
+    argv[0] = array;
+    /* napi_make_callback needs an object as `this`; one call, one microtask checkpoint after it. */
+    if (napi_make_callback(env, s->async_context, recv, dispatcher, 2, argv, &result) == napi_pending_exception) {
+      napi_value error;
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+    }
   }
   napi_close_handle_scope(env, scope);
 }
 
+static void poll_state_on_check_close(uv_handle_t *handle) { poll_state_unref((poll_state_t *)handle->data); }
+
+/* The env goes away (its instance data is finalized): no more dispatches; watchers still open keep the memory. */
+static void poll_state_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  poll_state_t *s = (poll_state_t *)data;
+  s->torn_down = 1;
+  for (size_t i = 0; i < s->count; i++)
+    if (s->reports[i].watcher != NULL) s->reports[i].watcher->pending = -1;
+  s->count = 0;
+  if (s->dispatcher != NULL) napi_delete_reference(env, s->dispatcher);
+  if (s->array != NULL) napi_delete_reference(env, s->array);
+  if (s->async_context != NULL) napi_async_destroy(env, s->async_context);
+  s->dispatcher = NULL;
+  s->array = NULL;
+  s->async_context = NULL;
+  uv_close((uv_handle_t *)&s->check, poll_state_on_check_close);
+  poll_state_unref(s);
+}
+
+/* Made at module init, once per env (the main thread and each worker). */
+static bool poll_state_init(napi_env env) {
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return false;
+  poll_state_t *s = (poll_state_t *)calloc(1, sizeof(poll_state_t));
+  if (s == NULL) return false;
+  s->env = env;
+  if (uv_check_init(loop, &s->check) != 0) {
+    free(s);
+    return false;
+  }
+  s->check.data = s;
+  uv_unref((uv_handle_t *)&s->check); /* the batch never keeps the process alive */
+  s->refs = 2;                        /* the env and the check handle */
+  if (napi_set_instance_data(env, s, poll_state_finalize, NULL) != napi_ok) {
+    s->refs = 1;
+    uv_close((uv_handle_t *)&s->check, poll_state_on_check_close);
+    return false;
+  }
+  return true;
+}
+
+static poll_state_t *get_poll_state(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) != napi_ok || data == NULL) {
+    napi_throw_error(env, NULL, "asyncio_native: no watcher state for this thread");
+    return NULL;
+  }
+  return (poll_state_t *)data;
+}
+
 static void watcher_finalize(napi_env env, void *data, void *hint) {
   /* The JavaScript object is gone: a watcher still open is closed (the TS side closes them explicitly). */
+  (void)env;
   (void)hint;
   watcher_t *w = (watcher_t *)data;
-  watcher_close(env, w);
+  watcher_close(w);
   w->finalized = 1;
-  if (w->uv_closed) free(w);
+  if (w->uv_closed) watcher_free(w);
 }
 
 static watcher_t *get_watcher(napi_env env, napi_value v) {
@@ -788,11 +973,50 @@ static watcher_t *get_watcher(napi_env env, napi_value v) {
   return w;
 }
 
-/* pollNew(fd, callback) -> watcher (an external). */
+/*
+ * pollInit(dispatcher): the env's dispatcher, called as dispatcher(reports,
+ * count) after each poll phase that reported: reports is an Int32Array
+ * holding count triples [id, status, events] from index 0 (status 0 or
+ * -errno; events a mask of UV_READABLE | UV_WRITABLE | UV_DISCONNECT). The
+ * array is reused by later dispatches (read it during the call). Calling
+ * pollInit again replaces the dispatcher.
+ */
+static napi_value js_poll_init(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  poll_state_t *s = get_poll_state(env);
+  if (s == NULL) return NULL;
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[0], &t));
+  if (t != napi_function) {
+    napi_throw_type_error(env, NULL, "asyncio_native: pollInit expects a function");
+    return NULL;
+  }
+  napi_ref ref;
+  CHECK(napi_create_reference(env, argv[0], 1, &ref));
+  if (s->async_context == NULL) {
+    napi_value name;
+    CHECK(napi_create_string_utf8(env, "asyncio-ts:fd-watchers", NAPI_AUTO_LENGTH, &name));
+    if (napi_async_init(env, NULL, name, &s->async_context) != napi_ok) {
+      napi_delete_reference(env, ref);
+      return throw_napi_failure(env, "napi_async_init");
+    }
+  }
+  if (s->dispatcher != NULL) napi_delete_reference(env, s->dispatcher);
+  s->dispatcher = ref;
+  return NULL;
+}
+
+/* pollNew(fd, id) -> watcher (an external); its reports carry `id` (an int32 the caller chooses). */
 static napi_value js_poll_new(napi_env env, napi_callback_info info) {
   ARGS(2);
-  int32_t fd;
-  if (!get_int(env, argv[0], &fd)) return NULL;
+  int32_t fd, id;
+  if (!get_int(env, argv[0], &fd) || !get_int(env, argv[1], &id)) return NULL;
+  poll_state_t *s = get_poll_state(env);
+  if (s == NULL) return NULL;
+  if (s->dispatcher == NULL) {
+    napi_throw_error(env, NULL, "asyncio_native: pollInit(dispatcher) must come before pollNew");
+    return NULL;
+  }
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   watcher_t *w = (watcher_t *)calloc(1, sizeof(watcher_t));
@@ -806,13 +1030,13 @@ static napi_value js_poll_new(napi_env env, napi_callback_info info) {
     return throw_errno(env, -rc, "uv_poll_init");
   }
   w->handle.data = w;
-  w->env = env;
+  w->state = s;
+  w->id = id;
+  w->pending = -1;
+  s->refs++;
   uv_unref((uv_handle_t *)&w->handle);
-  napi_value name, out;
-  napi_create_string_utf8(env, "asyncio-ts:fd-watcher", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
-      napi_async_init(env, NULL, name, &w->async_context) != napi_ok ||
-      napi_create_external(env, w, watcher_finalize, NULL, &out) != napi_ok) {
+  napi_value out;
+  if (napi_create_external(env, w, watcher_finalize, NULL, &out) != napi_ok) {
     w->closing = 1;
     w->finalized = 1;
     uv_close((uv_handle_t *)&w->handle, watcher_on_close);
@@ -832,12 +1056,12 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* pollClose(watcher): stops and releases the watcher (idempotent). The descriptor stays open. */
+/* pollClose(watcher): stops and releases the watcher (idempotent); a report not yet dispatched is dropped. The descriptor stays open. */
 static napi_value js_poll_close(napi_env env, napi_callback_info info) {
   ARGS(1);
   void *data = NULL;
   if (napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) return NULL;
-  watcher_close(env, (watcher_t *)data);
+  watcher_close((watcher_t *)data);
   return NULL;
 }
 
@@ -876,11 +1100,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"waitfd", NULL, js_waitfd, NULL, NULL, NULL, napi_default, NULL},
       {"errname", NULL, js_errname, NULL, NULL, NULL, napi_default, NULL},
       {"strerror", NULL, js_strerror, NULL, NULL, NULL, napi_default, NULL},
+      {"pollInit", NULL, js_poll_init, NULL, NULL, NULL, napi_default, NULL},
       {"pollNew", NULL, js_poll_new, NULL, NULL, NULL, napi_default, NULL},
       {"pollStart", NULL, js_poll_start, NULL, NULL, NULL, napi_default, NULL},
       {"pollClose", NULL, js_poll_close, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  if (!poll_state_init(env)) return throw_napi_failure(env, "asyncio_native: the watcher state");
   set_int_property(env, exports, "EAGAIN", EAGAIN);
   set_int_property(env, exports, "EWOULDBLOCK", EWOULDBLOCK);
   set_int_property(env, exports, "EINPROGRESS", EINPROGRESS);

@@ -16,8 +16,14 @@ import type { Address } from "../protocols.js";
 /** An opaque uv_poll_t watcher. */
 export type Watcher = { readonly __watcher: unique symbol };
 
-/** `(status, events)`: status 0 or -errno; events a mask of `UV_READABLE | UV_WRITABLE | UV_DISCONNECT`. */
-export type PollCallback = (status: number, events: number) => void;
+/**
+ * The thread's dispatcher of watcher reports (`pollInit`), called once after
+ * each libuv poll phase that reported: `reports` holds `count` triples
+ * `[id, status, events]` from index 0 (the id given at `pollNew`; status 0
+ * or -errno; events a mask of `UV_READABLE | UV_WRITABLE | UV_DISCONNECT`).
+ * The array is reused by later dispatches: read it during the call.
+ */
+export type PollDispatcher = (reports: Int32Array, count: number) => void;
 
 /**
  * The addon's functions. Data-path calls (connect, accept, recv, recvfrom,
@@ -61,7 +67,10 @@ export interface NativeAddon {
   waitfd(fd: number, writable: boolean, timeoutMs: number): number;
   errname(errno: number): string;
   strerror(errno: number): string;
-  pollNew(fd: number, callback: PollCallback): Watcher;
+  /** Sets (or replaces) this thread's dispatcher; needed before the first `pollNew`. */
+  pollInit(dispatcher: PollDispatcher): void;
+  /** A watcher on `fd` whose reports carry `id`; a report not yet dispatched when it is closed is dropped. */
+  pollNew(fd: number, id: number): Watcher;
   pollStart(watcher: Watcher, events: number): void;
   pollClose(watcher: Watcher): void;
   readonly EAGAIN: number;

@@ -3,10 +3,11 @@
  * `add_reader`, here a libuv `uv_poll_t` on Node's own loop through the
  * addon). One watcher per descriptor holds the reader and writer handles.
  *
- * libuv reports readiness from its poll phase; the callbacks must run
- * inside loop iterations, so a readiness report only queues the
- * descriptor's entry on the loop's ready queue (as CPython's
- * `_process_events` queues the handles). Polling is level-triggered and the
+ * libuv reports readiness from its poll phase; the addon gathers the
+ * reports of one phase and hands them to `dispatchReports` in one call
+ * right after it. The callbacks must run inside loop iterations, so a
+ * report only queues the descriptor's entry on the loop's ready queue (as
+ * CPython's `_process_events` queues the handles). Polling is level-triggered and the
  * entry is queued at most once at a time: a report that arrives while it
  * waits is merged into it. While the loop is stopped nothing may run, and a
  * ready descriptor would wake libuv over and over: the first report then
@@ -40,20 +41,50 @@ export function fileobjToFd(fileobj: FileDescriptorLike): number {
 }
 
 /**
- * Entries reported during the current turn of libuv's poll phase. libuv
- * reports each ready descriptor in a callback of its own, and queueing each
- * on its loop at once woke the loop once per descriptor (an iteration per
- * socket, run from the microtask checkpoint after each report); collected
- * here, they are queued together in the check phase that follows the poll
- * (`setImmediate`), so one iteration serves what one poll found.
+ * The thread's entries by watcher id (the id given to `pollNew`; ids are
+ * reused, the array stays dense). The addon batches the reports of one
+ * libuv poll phase and calls `dispatchReports` once after it, in the check
+ * phase: one crossing into JavaScript per phase instead of one per ready
+ * descriptor, and every entry of the phase is queued before the loop wakes,
+ * so one iteration serves what one poll found. The addon never reports a
+ * watcher after `pollClose`, so a released id may be given out again at
+ * once.
  */
-const pendingEntries: FdEntry[] = [];
-let flushScheduled = false;
+const entriesById: (FdEntry | undefined)[] = [];
+const freeIds: number[] = [];
+let dispatcherSet = false;
 
-function flushEntries(): void {
-  flushScheduled = false;
-  const entries = pendingEntries.splice(0);
-  for (const entry of entries) entry._enqueue();
+function allocateId(entry: FdEntry): number {
+  const id = freeIds.pop() ?? entriesById.length;
+  entriesById[id] = entry;
+  return id;
+}
+
+function releaseId(id: number): void {
+  entriesById[id] = undefined;
+  freeIds.push(id);
+}
+
+/**
+ * After a poll phase: each report to its entry. An entry that throws does
+ * not cost the others their reports; the first error is rethrown at the end
+ * and reaches `uncaughtException`, as from any I/O callback.
+ */
+function dispatchReports(reports: Int32Array, count: number): void {
+  const end = count * 3;
+  let failed = false;
+  let failure: unknown;
+  for (let i = 0; i < end; i += 3) {
+    const entry = entriesById[reports[i] as number];
+    if (entry === undefined) continue;
+    try {
+      entry._onPoll(reports[i + 1] as number, reports[i + 2] as number);
+    } catch (error) {
+      if (!failed) failure = error;
+      failed = true;
+    }
+  }
+  if (failed) throw failure;
 }
 
 /** Every descriptor watched in this thread, by number: libuv allows one poll handle per descriptor. */
@@ -78,6 +109,8 @@ class FdEntry implements Runnable {
   /** The watcher is stopped because a report came while the loop was stopped. */
   private _paused = false;
   private readonly _watcher: Watcher;
+  /** The id the addon's reports carry (see `entriesById`). */
+  private readonly _id: number;
   /** The watcher was released; a queued run does nothing. */
   private _closed = false;
   /**
@@ -92,9 +125,16 @@ class FdEntry implements Runnable {
     readonly fd: number,
     readonly loop: BaseEventLoop,
   ) {
+    const native = addon();
+    if (!dispatcherSet) {
+      native.pollInit(dispatchReports);
+      dispatcherSet = true;
+    }
+    this._id = allocateId(this);
     try {
-      this._watcher = sys(() => addon().pollNew(fd, (status, events) => this._onPoll(status, events)));
+      this._watcher = sys(() => native.pollNew(fd, this._id));
     } catch (error) {
+      releaseId(this._id);
       if (!(error instanceof FileExistsError)) throw error;
       // libuv allows one watcher per descriptor: a Node stream (net.Socket, a pipe, a tty) already has this one.
       throw new RuntimeError(`File descriptor ${fd} is already watched by Node itself (a net.Socket or stream on it)`, {
@@ -125,12 +165,15 @@ class FdEntry implements Runnable {
   }
 
   close(): void {
+    if (this._closed) return;
     this._closed = true;
     addon().pollClose(this._watcher);
+    releaseId(this._id);
   }
 
-  /** From libuv's poll phase (outside any loop iteration): queue the entry once. */
-  private _onPoll(status: number, events: number): void {
+  /** A report of the last poll phase (`dispatchReports`, outside any loop iteration): queue the entry once. */
+  _onPoll(status: number, events: number): void {
+    if (this._closed) return;
     this._events |= status < 0 ? -1 : events;
     const loop = this.loop;
     if (!loop.isRunning()) {
@@ -140,20 +183,7 @@ class FdEntry implements Runnable {
     }
     if (this._queued || loop.isClosed()) return;
     this._queued = true;
-    pendingEntries.push(this);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flushEntries);
-    }
-  }
-
-  /** After the poll phase (`flushEntries`): onto the loop's ready queue. */
-  _enqueue(): void {
-    if (this._closed || this.loop.isClosed()) {
-      this._queued = false;
-      return;
-    }
-    this.loop._scheduleReady(this);
+    loop._scheduleReady(this);
   }
 
   /** In a loop iteration: run the reader and/or the writer the report was for. */
