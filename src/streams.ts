@@ -240,6 +240,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this._start = this._end = 0;
       this._ownsStorage = false;
     }
+    // The whole storage (a transport's chunk, adopted): hand it out as it is.
+    if (begin === 0 && n === storage.length) return storage;
     const view = storage.subarray(begin, begin + n);
     return 2 * n < storage.length ? Buffer.from(view) : view;
   }

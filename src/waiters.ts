@@ -426,16 +426,11 @@ export class RetryCoro<T, S, X> extends Coro<T> {
     try {
       this._take();
       const now = this._ops.tryNow(this._subject, this._extra);
-      run = now === WOULD_WAIT ? new Promise<T>((resolve, reject) => startNativeRetry(this, resolve, reject)) : resolvedWith(now);
+      run = now === WOULD_WAIT ? NativeRetry.start(this._ops, this._subject, this._extra) : resolvedWith(now);
     } catch (error) {
       run = Promise.reject(error);
     }
     return run.then(onfulfilled, onrejected);
-  }
-
-  /** For `NativeRetry`. */
-  _parts(): [RetryOps<T, S, X>, S, X] {
-    return [this._ops, this._subject, this._extra];
   }
 }
 
@@ -483,14 +478,13 @@ class RetryIterator<T, S, X> extends HandWrittenCoroutine<T> {
   }
 }
 
-/** Runs a `RetryCoro` awaited by native code, on behalf of the awaiting task (as `_driveInline` runs a generator). */
-function startNativeRetry<T, S, X>(
-  coro: RetryCoro<T, S, X>,
-  resolve: (value: T) => void,
-  reject: (error: unknown) => void,
-): void {
-  const [ops, subject, extra] = coro._parts();
-  new NativeRetry(ops, subject, extra, resolve, reject)._wait();
+/** What `captureSettlers` took from the Promise being made: no executor closure per Promise. */
+let capturedResolve: ((value: never) => void) | null = null;
+let capturedReject: ((error: unknown) => void) | null = null;
+
+function captureSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 /**
@@ -505,7 +499,7 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
   private readonly _context: Context;
   private _future: Future<unknown> | null = null;
 
-  constructor(
+  private constructor(
     private readonly _ops: RetryOps<T, S, X>,
     private readonly _subject: S,
     private readonly _extra: X,
@@ -516,6 +510,20 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
     this._owner = owner;
     this._loop = owner?._loop ?? getRunningLoop();
     this._context = owner?._context ?? copyContext();
+  }
+
+  /** Runs a `RetryCoro` awaited by native code on behalf of the awaiting task (as `_driveInline` runs a generator). */
+  static start<T, S, X>(ops: RetryOps<T, S, X>, subject: S, extra: X): Promise<T> {
+    const promise = new Promise<T>(captureSettlers);
+    const resolve = capturedResolve as (value: T) => void;
+    const reject = capturedReject as (error: unknown) => void;
+    capturedResolve = capturedReject = null;
+    try {
+      new NativeRetry(ops, subject, extra, resolve, reject)._wait();
+    } catch (error) {
+      reject(error);
+    }
+    return promise;
   }
 
   /** Starts a wait (the operation would wait); throws what `startWait` throws. */
