@@ -34,12 +34,17 @@ function debugCreationStack(): string | null {
 export class Coro<T> implements Awaitable<T> {
   private _factory: (() => Coroutine<T>) | null;
   readonly _name: string;
+  /** Registered for the "never awaited" warning (debug mode only): `_take` then unregisters it. */
+  private _watched = false;
 
   constructor(factory: () => Coroutine<T>, name = "coroutine") {
     this._factory = factory;
     this._name = name;
     const stack = debugCreationStack();
-    if (stack !== null) neverAwaited.register(this, { name, stack }, this);
+    if (stack !== null) {
+      neverAwaited.register(this, { name, stack }, this);
+      this._watched = true;
+    }
   }
 
   /** Starts the coroutine: returns its generator. A second call fails, as reusing a Python coroutine does. */
@@ -52,7 +57,10 @@ export class Coro<T> implements Awaitable<T> {
     const factory = this._factory;
     if (factory === null) throw new RuntimeError(`cannot reuse already awaited coroutine ${this._name}()`);
     this._factory = null;
-    neverAwaited.unregister(this);
+    if (this._watched) {
+      this._watched = false;
+      neverAwaited.unregister(this);
+    }
     return factory;
   }
 

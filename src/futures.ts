@@ -325,7 +325,7 @@ export class Future<T = unknown> implements Awaitable<T> {
 export abstract class HandWrittenCoroutine<T> {
   abstract next(): IteratorResult<unknown, T>;
 
-  throw(error: unknown): never {
+  throw(error: unknown): IteratorResult<unknown, T> {
     throw error;
   }
 

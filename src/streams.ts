@@ -39,8 +39,8 @@ import { Protocol } from "./protocols.js";
 import { ReadableTransport, WritableTransport } from "./stream_adapters.js";
 import { ensureFuture, sleep } from "./tasks.js";
 import type { BaseTransport, ReadTransport, Transport, WriteTransport } from "./transports.js";
-import type { WouldWait } from "./waiters.js";
-import { FastPathCoro, WOULD_WAIT } from "./waiters.js";
+import type { RetryOps, WouldWait } from "./waiters.js";
+import { FastPathCoro, RetryCoro, WOULD_WAIT } from "./waiters.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -240,6 +240,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this._start = this._end = 0;
       this._ownsStorage = false;
     }
+    // The whole storage (a transport's chunk, adopted): hand it out as it is.
+    if (begin === 0 && n === storage.length) return storage;
     const view = storage.subarray(begin, begin + n);
     return 2 * n < storage.length ? Buffer.from(view) : view;
   }
@@ -270,6 +272,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * `readexactly(n)` with `n` above twice the limit).
    */
   private *_waitForData(funcName: string): Coroutine<void> {
+    const waiter = this._startWait(funcName);
+    try {
+      yield* waiter;
+    } finally {
+      this._waiter = null;
+    }
+  }
+
+  /** The first half of `_waitForData`: the future that `feedData()` or `feedEof()` completes. */
+  _startWait(funcName: string): Future<void> {
     if (this._waiter !== null) {
       throw new RuntimeError(`${funcName}() called while another coroutine is already waiting for incoming data`);
     }
@@ -279,11 +291,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     const waiter = this._getLoop().createFuture<void>();
     this._waiter = waiter;
-    try {
-      yield* waiter;
-    } finally {
-      this._waiter = null;
-    }
+    return waiter;
+  }
+
+  /** The second half of `_waitForData`: the wait ended, however it ended. */
+  _endWait(): void {
+    this._waiter = null;
   }
 
   private _throwIfFailed(): void {
@@ -297,13 +310,14 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * an empty buffer.
    */
   read(n = -1): Coro<Buffer> {
+    if (typeof n === "number" && n >= 0) return new RetryCoro(READ, this, n);
     return new FastPathCoro(StreamReader._startRead, "StreamReader.read", StreamReader._readNow, this, n);
   }
 
   private static readonly _startRead = (reader: StreamReader, n: number): Coroutine<Buffer> => reader._read(n);
   private static readonly _readNow = (reader: StreamReader, n: number): Buffer | WouldWait => reader._readNow(n);
 
-  private _readNow(n: number): Buffer | WouldWait {
+  _readNow(n: number): Buffer | WouldWait {
     checkCount("read", n);
     this._throwIfFailed();
     if (n === 0) return EMPTY;
@@ -455,13 +469,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * `partial`, and `expected = n`) if the end of file comes first.
    */
   readexactly(n: number): Coro<Buffer> {
-    return new FastPathCoro(StreamReader._startReadexactly, "StreamReader.readexactly", StreamReader._readexactlyNow, this, n);
+    return new RetryCoro(READEXACTLY, this, n);
   }
 
-  private static readonly _startReadexactly = (reader: StreamReader, n: number): Coroutine<Buffer> => reader._readexactly(n);
-  private static readonly _readexactlyNow = (reader: StreamReader, n: number): Buffer | WouldWait => reader._readexactlyNow(n);
-
-  private _readexactlyNow(n: number): Buffer | WouldWait {
+  _readexactlyNow(n: number): Buffer | WouldWait {
     checkCount("readexactly", n);
     if (n < 0) throw new ValueError(`readexactly size can not be less than zero: ${n}`);
     this._throwIfFailed();
@@ -473,14 +484,6 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const data = this._take(n);
     this._maybeResumeTransport();
     return data;
-  }
-
-  private *_readexactly(n: number): Coroutine<Buffer> {
-    for (;;) {
-      const now = this._readexactlyNow(n);
-      if (now !== WOULD_WAIT) return now;
-      yield* this._waitForData("readexactly");
-    }
   }
 
   /** `for await (const line of reader)`: each line (`readline()`) until end of file. */
@@ -515,6 +518,26 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this.toString();
   }
 }
+
+/**
+ * `read(n)` with `n >= 0` and `readexactly(n)`: look at the buffer, else
+ * wait for data and look again (the loops of `_read` and `_readexactly` in
+ * CPython), as `RetryCoro`s: no generator objects on the path every
+ * request of a stream server takes.
+ */
+const READ: RetryOps<Buffer, StreamReader, number> = {
+  name: "StreamReader.read",
+  tryNow: (reader, n) => reader._readNow(n),
+  startWait: (reader) => reader._startWait("read"),
+  endWait: (reader) => reader._endWait(),
+};
+
+const READEXACTLY: RetryOps<Buffer, StreamReader, number> = {
+  name: "StreamReader.readexactly",
+  tryNow: (reader, n) => reader._readexactlyNow(n),
+  startWait: (reader) => reader._startWait("readexactly"),
+  endWait: (reader) => reader._endWait(),
+};
 
 /**
  * Flow control for `StreamWriter.drain()` (CPython's `FlowControlMixin`):

@@ -21,12 +21,16 @@
  * coroutine objects the primitives return, which skip the machinery of
  * waiting when an operation completes at once.
  */
+import type { Context } from "./contextvars.js";
+import { copyContext } from "./contextvars.js";
 import { Coro } from "./coroutines.js";
-import type { AbstractEventLoop } from "./events.js";
+import type { AbstractEventLoop, Runnable } from "./events.js";
 import { getRunningLoop } from "./events.js";
-import { RuntimeError } from "./exceptions.js";
-import type { Coroutine, Future } from "./futures.js";
-import { HandWrittenCoroutine } from "./futures.js";
+import { CancelledError, RuntimeError } from "./exceptions.js";
+import type { Coroutine, Future, Wakeable } from "./futures.js";
+import { HandWrittenCoroutine, WAKE_TASK } from "./futures.js";
+import { _markNativeWakeup, currentNativeOwner } from "./native_scope.js";
+import type { Task } from "./tasks.js";
 import { _driveInline } from "./tasks.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
@@ -248,6 +252,21 @@ export abstract class LoopBound {
   }
 }
 
+const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+
+/**
+ * A Promise fulfilled with `value`; a shared one for `undefined` and `true`
+ * (what `drain()`, `acquire()` and `wait()` return at once): every Promise
+ * made costs async_hooks' promise hooks where an `AsyncLocalStorage` is
+ * live (Node 20).
+ */
+function resolvedWith<T>(value: T): Promise<T> {
+  if (value === undefined) return RESOLVED_UNDEFINED as Promise<T>;
+  if (value === true) return RESOLVED_TRUE as Promise<T>;
+  return Promise.resolve(value);
+}
+
 /** What a fast path returns when the operation cannot complete without waiting. */
 export const WOULD_WAIT: unique symbol = Symbol("would wait");
 export type WouldWait = typeof WOULD_WAIT;
@@ -286,8 +305,9 @@ export class FastPathCoro<T, S = undefined, X = undefined> extends Coro<T> {
     this._extra = extra as X;
   }
 
+  /** `yield*`: the first step tries `tryNow()`, and only makes the generator when that would wait. */
   override [Symbol.iterator](): Coroutine<T> {
-    return this._start()(this._subject, this._extra);
+    return new FastPathStart(this._start(), this._tryNow, this._subject, this._extra).asCoroutine();
   }
 
   override then<R1 = T, R2 = never>(
@@ -298,7 +318,7 @@ export class FastPathCoro<T, S = undefined, X = undefined> extends Coro<T> {
     try {
       const start = this._start();
       const now = this._tryNow(this._subject, this._extra);
-      run = now === WOULD_WAIT ? _driveInline(start(this._subject, this._extra)) : Promise.resolve(now);
+      run = now === WOULD_WAIT ? _driveInline(start(this._subject, this._extra)) : resolvedWith(now);
     } catch (error) {
       run = Promise.reject(error);
     }
@@ -308,6 +328,256 @@ export class FastPathCoro<T, S = undefined, X = undefined> extends Coro<T> {
   private _start(): (subject: S, extra: X) => Coroutine<T> {
     return this._take() as unknown as (subject: S, extra: X) => Coroutine<T>;
   }
+}
+
+/**
+ * What `yield*` on a `FastPathCoro` delegates to: its first `next()` runs
+ * `tryNow()` and returns the result when there is one, so an operation that
+ * completes at once makes no generator object; otherwise it starts the
+ * generator (whose first step is the same `tryNow()`, which changed
+ * nothing) and delegates everything to it.
+ */
+class FastPathStart<T, S, X> extends HandWrittenCoroutine<T> {
+  private _gen: Coroutine<T> | null = null;
+
+  constructor(
+    private readonly _factory: (subject: S, extra: X) => Coroutine<T>,
+    private readonly _tryNow: (subject: S, extra: X) => T | WouldWait,
+    private readonly _subject: S,
+    private readonly _extra: X,
+  ) {
+    super();
+  }
+
+  next(value?: unknown): IteratorResult<unknown, T> {
+    let gen = this._gen;
+    if (gen === null) {
+      const now = this._tryNow(this._subject, this._extra);
+      if (now !== WOULD_WAIT) return { value: now, done: true };
+      gen = this._factory(this._subject, this._extra);
+      this._gen = gen;
+      return gen.next();
+    }
+    return gen.next(value);
+  }
+
+  override throw(error: unknown): IteratorResult<unknown, T> {
+    const gen = this._gen;
+    if (gen === null) throw error;
+    return gen.throw(error);
+  }
+
+  override return(value: T): IteratorResult<unknown, T> {
+    const gen = this._gen;
+    return gen === null ? { value, done: true } : gen.return(value);
+  }
+}
+
+/**
+ * What a `RetryCoro` does, as shared functions of its subject (no closures
+ * per call): try the operation now; when it would wait, start waiting on a
+ * future, and try again once the future is done.
+ */
+export interface RetryOps<T, S, X> {
+  /** The coroutine's name (for its repr). */
+  readonly name: string;
+  /** The result, or `WOULD_WAIT` (changing nothing) when it has to wait. */
+  tryNow(subject: S, extra: X): T | WouldWait;
+  /** Starts a wait: the future whose completion means "try again"; may throw (a wait that is not allowed). */
+  startWait(subject: S, extra: X): Future<unknown>;
+  /** The wait ended, however it ended (the future is no longer waited on). */
+  endWait(subject: S): void;
+}
+
+function notStarted(): never {
+  throw new RuntimeError("a RetryCoro is started by its iterator or by then()");
+}
+
+/**
+ * A coroutine object for an operation that is "try, else wait on a future
+ * and try again" (`StreamReader.read(n)`: wait for data, read what came),
+ * written by hand in both coroutine styles. The generator that the same
+ * loop would be costs a generator object per level, and awaiting it from an
+ * async function an inline driver with its promises; here `yield*` gets one
+ * small iterator that yields the future, and `await` one driver that
+ * waits on the future as a task does (`WAKE_TASK`) and settles one Promise.
+ * Semantics are the generator's: a cancelled future or a cancellation of
+ * the awaiting task is thrown where the generator was suspended.
+ */
+export class RetryCoro<T, S, X> extends Coro<T> {
+  constructor(
+    private readonly _ops: RetryOps<T, S, X>,
+    private readonly _subject: S,
+    private readonly _extra: X,
+  ) {
+    super(notStarted, _ops.name);
+  }
+
+  override [Symbol.iterator](): Coroutine<T> {
+    this._take();
+    return new RetryIterator(this._ops, this._subject, this._extra).asCoroutine();
+  }
+
+  override then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    let run: Promise<T>;
+    try {
+      this._take();
+      const now = this._ops.tryNow(this._subject, this._extra);
+      run = now === WOULD_WAIT ? NativeRetry.start(this._ops, this._subject, this._extra) : resolvedWith(now);
+    } catch (error) {
+      run = Promise.reject(error);
+    }
+    return run.then(onfulfilled, onrejected);
+  }
+}
+
+/** The `yield*` form of a `RetryCoro`: yields the future of each wait, as `yield* future` would. */
+class RetryIterator<T, S, X> extends HandWrittenCoroutine<T> {
+  private _waiting: Future<unknown> | null = null;
+
+  constructor(
+    private readonly _ops: RetryOps<T, S, X>,
+    private readonly _subject: S,
+    private readonly _extra: X,
+  ) {
+    super();
+  }
+
+  next(): IteratorResult<unknown, T> {
+    const future = this._waiting;
+    if (future !== null) {
+      this._endWait();
+      if (!future.done()) throw new RuntimeError(`await wasn't used with future ${future}`);
+      future.result(); // throws the cancellation or the error
+    }
+    const now = this._ops.tryNow(this._subject, this._extra);
+    if (now !== WOULD_WAIT) return { value: now, done: true };
+    const waiter = this._ops.startWait(this._subject, this._extra);
+    this._waiting = waiter;
+    waiter._blocking = true;
+    return { value: waiter, done: false };
+  }
+
+  override throw(error: unknown): never {
+    this._endWait();
+    throw error;
+  }
+
+  override return(value: T): IteratorResult<unknown, T> {
+    this._endWait();
+    return { value, done: true };
+  }
+
+  private _endWait(): void {
+    if (this._waiting === null) return;
+    this._waiting = null;
+    this._ops.endWait(this._subject);
+  }
+}
+
+/** What `captureSettlers` took from the Promise being made: no executor closure per Promise. */
+let capturedResolve: ((value: never) => void) | null = null;
+let capturedReject: ((error: unknown) => void) | null = null;
+
+function captureSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * One `RetryCoro` awaited from an async function. It is woken as a task is
+ * (`WAKE_TASK`: the future's completion puts it on the ready queue, where
+ * the done callback of `_driveInline` would have been), runs its retry in
+ * the awaiting task's context, and settles the Promise the `await` waits on.
+ */
+class NativeRetry<T, S, X> implements Wakeable, Runnable {
+  private readonly _owner: Task<unknown> | null;
+  private readonly _loop: AbstractEventLoop;
+  private readonly _context: Context;
+  private _future: Future<unknown> | null = null;
+
+  private constructor(
+    private readonly _ops: RetryOps<T, S, X>,
+    private readonly _subject: S,
+    private readonly _extra: X,
+    private readonly _resolve: (value: T) => void,
+    private readonly _reject: (error: unknown) => void,
+  ) {
+    const owner = (currentNativeOwner() as Task<unknown> | undefined) ?? null;
+    this._owner = owner;
+    this._loop = owner?._loop ?? getRunningLoop();
+    this._context = owner?._context ?? copyContext();
+  }
+
+  /** Runs a `RetryCoro` awaited by native code on behalf of the awaiting task (as `_driveInline` runs a generator). */
+  static start<T, S, X>(ops: RetryOps<T, S, X>, subject: S, extra: X): Promise<T> {
+    const promise = new Promise<T>(captureSettlers);
+    const resolve = capturedResolve as (value: T) => void;
+    const reject = capturedReject as (error: unknown) => void;
+    capturedResolve = capturedReject = null;
+    try {
+      new NativeRetry(ops, subject, extra, resolve, reject)._wait();
+    } catch (error) {
+      reject(error);
+    }
+    return promise;
+  }
+
+  /** Starts a wait (the operation would wait); throws what `startWait` throws. */
+  _wait(): void {
+    const future = this._ops.startWait(this._subject, this._extra);
+    if (future._loop !== this._loop) {
+      this._ops.endWait(this._subject);
+      throw new RuntimeError(
+        `coroutine awaited by ${this._owner ?? "native code"} got Future ${future} attached to a different loop`,
+      );
+    }
+    this._future = future;
+    future._addCallback(WAKE_TASK, this);
+    this._owner?._awaitFuture(future);
+  }
+
+  _scheduleWakeup(): void {
+    this._loop._scheduleReady(this);
+  }
+
+  _run(): void {
+    this._context._run1(retryStep, this as NativeRetry<unknown, unknown, unknown>);
+  }
+
+  /** The future is done: try again, or settle. Never throws (it runs as a ready-queue entry). */
+  _step(): void {
+    const future = this._future as Future<unknown>;
+    this._future = null;
+    const owner = this._owner;
+    owner?._awaitDone(future);
+    this._ops.endWait(this._subject);
+    try {
+      // A cancellation requested meanwhile is thrown where the coroutine waited, as InlineDriver does.
+      if (owner !== null && owner._mustCancel) {
+        owner._mustCancel = false;
+        throw new CancelledError(owner._cancelMessage ?? "");
+      }
+      future.result(); // throws the cancellation or the error
+      const now = this._ops.tryNow(this._subject, this._extra);
+      if (now === WOULD_WAIT) {
+        this._wait();
+        return;
+      }
+      _markNativeWakeup();
+      this._resolve(now);
+    } catch (error) {
+      _markNativeWakeup();
+      this._reject(error);
+    }
+  }
+}
+
+function retryStep(retry: NativeRetry<unknown, unknown, unknown>): void {
+  retry._step();
 }
 
 /**

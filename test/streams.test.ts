@@ -406,6 +406,168 @@ test("a cancelled read leaves the buffer intact for the next read", async () => 
   );
 });
 
+// --- the fast paths of read(n), readexactly(n) and drain(): the same semantics as the generators ---
+
+const isCancelled = (e: unknown): boolean => e instanceof asyncio.CancelledError;
+
+test("a read waiting for data, cancelled: CancelledError, no waiter left, the next read works (generators)", async () => {
+  await runVirtual(
+    (function* () {
+      const reader = new asyncio.StreamReader();
+      const task = asyncio.createTask(
+        (function* () {
+          return yield* reader.read(5);
+        })(),
+      );
+      yield* asyncio.sleep(0);
+      assert.match(String(reader), /waiter=/);
+      task.cancel();
+      assert.ok(isCancelled(yield* thrownBy(task)));
+      assert.doesNotMatch(String(reader), /waiter=/);
+      reader.feedData(b("abc"));
+      assert.equal(text(yield* reader.read(5)), "abc");
+    })(),
+  );
+});
+
+test("a read waiting for data, cancelled: CancelledError, no waiter left, the next read works (async)", async () => {
+  await runVirtual(async () => {
+    const reader = new asyncio.StreamReader();
+    const task = asyncio.createTask(async () => await reader.read(5));
+    await asyncio.sleep(0);
+    assert.match(String(reader), /waiter=/);
+    task.cancel();
+    await rejects(task, isCancelled);
+    assert.doesNotMatch(String(reader), /waiter=/);
+    reader.feedData(b("abc"));
+    assert.equal(text(await reader.read(5)), "abc");
+  });
+});
+
+test("data arrives, then the reading task is cancelled before it resumes: CancelledError, the data stays buffered (generators)", async () => {
+  await runVirtual(
+    (function* () {
+      for (const read of [(r: asyncio.StreamReader) => r.read(5), (r: asyncio.StreamReader) => r.readexactly(3)]) {
+        const reader = new asyncio.StreamReader();
+        const task = asyncio.createTask(
+          (function* () {
+            return yield* read(reader);
+          })(),
+        );
+        yield* asyncio.sleep(0);
+        reader.feedData(b("abc"));
+        task.cancel();
+        assert.ok(isCancelled(yield* thrownBy(task)));
+        assert.equal(text(yield* reader.read(5)), "abc");
+      }
+    })(),
+  );
+});
+
+test("data arrives, then the reading task is cancelled before it resumes: CancelledError, the data stays buffered (async)", async () => {
+  await runVirtual(async () => {
+    for (const read of [(r: asyncio.StreamReader) => r.read(5), (r: asyncio.StreamReader) => r.readexactly(3)]) {
+      const reader = new asyncio.StreamReader();
+      const task = asyncio.createTask(async () => await read(reader));
+      await asyncio.sleep(0);
+      reader.feedData(b("abc"));
+      task.cancel();
+      await rejects(task, isCancelled);
+      assert.equal(text(await reader.read(5)), "abc");
+    }
+  });
+});
+
+test("readexactly(n) waits across several chunks, each read of the buffer once (generators)", async () => {
+  await runVirtual(
+    (function* () {
+      const reader = new asyncio.StreamReader();
+      const task = asyncio.createTask(
+        (function* () {
+          return yield* reader.readexactly(6);
+        })(),
+      );
+      for (const chunk of ["ab", "cd", "efgh"]) {
+        yield* asyncio.sleep(0);
+        assert.equal(task.done(), false);
+        reader.feedData(b(chunk));
+      }
+      assert.equal(text(yield* task), "abcdef");
+      assert.equal(text(yield* reader.read(10)), "gh");
+    })(),
+  );
+});
+
+test("readexactly(n) waits across several chunks, each read of the buffer once (async)", async () => {
+  await runVirtual(async () => {
+    const reader = new asyncio.StreamReader();
+    const task = asyncio.createTask(async () => await reader.readexactly(6));
+    for (const chunk of ["ab", "cd", "efgh"]) {
+      await asyncio.sleep(0);
+      assert.equal(task.done(), false);
+      reader.feedData(b(chunk));
+    }
+    assert.equal(text(await task), "abcdef");
+    assert.equal(text(await reader.read(10)), "gh");
+  });
+});
+
+test("read(n) and drain() are coroutines used once: a second await or yield* raises RuntimeError", async () => {
+  await runVirtual(async () => {
+    const { reader, writer } = pair();
+    reader.feedData(b("x"));
+    const reuse = (e: unknown): boolean =>
+      e instanceof asyncio.RuntimeError && /cannot reuse already awaited coroutine/.test(String(e));
+    for (const coro of [reader.read(1), reader.readexactly(1), writer.drain()]) {
+      reader.feedData(b("x"));
+      await coro;
+      await rejects(coro, reuse);
+      assert.throws(() => coro[Symbol.iterator](), reuse);
+    }
+    writer.close();
+    await writer.waitClosed();
+  });
+});
+
+test("drain() with room in the buffer does not give up the loop; on a closing transport it yields once, then raises (generators)", async () => {
+  await runVirtual(
+    (function* () {
+      const { writer } = pair();
+      let ran = false;
+      asyncio.getRunningLoop().callSoon(() => {
+        ran = true;
+      });
+      writer.write(b("data"));
+      yield* writer.drain();
+      assert.equal(ran, false, "drain() suspended although nothing had to wait");
+      yield* asyncio.sleep(0);
+      assert.equal(ran, true);
+      writer.close();
+      const error = yield* thrownBy(writer.drain());
+      assert.ok(error instanceof asyncio.ConnectionResetError, String(error));
+      yield* writer.waitClosed();
+    })(),
+  );
+});
+
+test("drain() with room in the buffer does not give up the loop; on a closing transport it yields once, then raises (async)", async () => {
+  await runVirtual(async () => {
+    const { writer } = pair();
+    let ran = false;
+    asyncio.getRunningLoop().callSoon(() => {
+      ran = true;
+    });
+    writer.write(b("data"));
+    await writer.drain();
+    assert.equal(ran, false, "drain() suspended although nothing had to wait");
+    await asyncio.sleep(0);
+    assert.equal(ran, true);
+    writer.close();
+    await rejects(writer.drain(), (e: unknown) => e instanceof asyncio.ConnectionResetError);
+    await writer.waitClosed();
+  });
+});
+
 test("StreamReader prints its state", async () => {
   const reader = new asyncio.StreamReader(10);
   reader.feedData(b("abc"));
