@@ -226,6 +226,9 @@ describe("asyncio-ts run FILE", { timeout: TIMEOUT }, () => {
     assert.equal((await runCli(["run"])).code, 2);
     assert.equal((await runCli(["frobnicate"])).code, 2);
     assert.equal((await runCli(["bench", "--scale", "-1"])).code, 2);
+    const unknown = await runCli(["bench", "--only", "echo", "--echo-servers", "protocol,nginx"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown echo server nginx \(known: net, protocol/);
   });
 });
 
@@ -275,5 +278,21 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
       }
     }
     assert.equal(report.echo.find((r) => r.server === "cpython-asyncio")?.note, "--no-python");
+  });
+
+  test("--echo-servers runs only the servers named", async () => {
+    const { code, stdout, stderr } = await runCli([
+      "bench",
+      "--scale",
+      "0.01",
+      "--only",
+      "echo",
+      "--json",
+      "--echo-servers",
+      "net,protocol",
+    ]);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as { echo: { server: string }[] };
+    assert.deepEqual([...new Set(report.echo.map((r) => r.server))], ["net", "protocol"]);
   });
 });

@@ -31,6 +31,8 @@ export interface BenchOptions {
   python: string | null | undefined;
   /** The command line, for the report. */
   argv: string[];
+  /** Keys of the echo servers to run; empty or absent: all of the registry. */
+  echoServers?: string[];
 }
 
 /** One variant's outcome. */
@@ -130,7 +132,13 @@ export async function runBench(options: BenchOptions): Promise<number> {
 }
 
 function echoOptions(options: BenchOptions): EchoBenchOptions {
-  return { scale: options.scale, json: options.json, repeat: options.repeat, python: options.python };
+  return {
+    scale: options.scale,
+    json: options.json,
+    repeat: options.repeat,
+    python: options.python,
+    servers: options.echoServers ?? [],
+  };
 }
 
 function progress(message: string): void {

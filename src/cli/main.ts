@@ -19,7 +19,9 @@ const USAGE = `usage: asyncio-ts [run FILE [--debug] [ARGS...] | bench [options]
                                 run the exported main() of FILE (.js/.mjs; .ts where Node.js
                                 strips types) under asyncio.run(); ARGS go to process.argv
   asyncio-ts bench [--scale S] [--only NAMES] [--json] [--repeat N] [--python PATH | --no-python]
-                                run the micro-benchmarks beside their Node and CPython baselines
+                   [--echo-servers KEYS]
+                                run the micro-benchmarks beside their Node and CPython baselines;
+                                --echo-servers picks the echo section's servers (comma-separated keys)
   asyncio-ts --help | --version
 `;
 
@@ -78,8 +80,19 @@ async function benchCommand(args: string[]): Promise<number> {
     .split(",")
     .map((name) => name.trim())
     .filter((name) => name !== "");
+  const echoServers = (values["echo-servers"] ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  const { ECHO_SERVER_REGISTRY } = await import("./bench_echo.js");
+  const unknown = echoServers.filter((key) => !ECHO_SERVER_REGISTRY.some((entry) => entry.key === key));
+  if (unknown.length > 0) {
+    const known = ECHO_SERVER_REGISTRY.map((entry) => entry.key).join(", ");
+    return usageError(`bench: unknown echo server ${unknown.join(", ")} (known: ${known})`);
+  }
   const { runBench } = await import("./bench.js");
   return runBench({
+    echoServers,
     scale,
     only,
     json: values.json ?? false,
@@ -101,6 +114,7 @@ function parseBenchArgs(args: string[]) {
       repeat: { type: "string" },
       python: { type: "string" },
       "no-python": { type: "boolean" },
+      "echo-servers": { type: "string" },
     },
   });
 }
