@@ -7,8 +7,8 @@
  * reports of one phase and hands them to `dispatchReports` in one call
  * right after it. The callbacks must run inside loop iterations, so a
  * report only queues the descriptor's entry on the loop's ready queue (as
- * CPython's `_process_events` queues the handles). Polling is level-triggered and the
- * entry is queued at most once at a time: a report that arrives while it
+ * CPython's `_process_events` queues the handles). Polling is
+ * level-triggered and the entry is queued at most once at a time: a report that arrives while it
  * waits is merged into it. While the loop is stopped nothing may run, and a
  * ready descriptor would wake libuv over and over: the first report then
  * stops the watcher, and the queued entry restarts it when the loop runs

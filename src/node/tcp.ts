@@ -4,12 +4,13 @@
  * address tried in order, Happy Eyeballs through `staggeredRace`,
  * `localAddr`), `createServer` (one host, several, or every interface),
  * `connectAcceptedSocket`, and the helpers the Unix twins
- * (unix_events.ts) share. Connections are made by Node (`net.Socket`)
- * and handed to a native `SelectorSocketTransport` (selector_transport.ts)
- * or kept in a `SocketTransport` (net_transport.ts: TLS, the `net`
- * backend). A plain server of a native loop binds raw sockets and accepts
- * on them itself (`SelectorListener`, listeners.ts); otherwise it listens
- * with Node `net.Server`s. `sendfile` is in sendfile.ts.
+ * (unix_events.ts) share. A plain connection of a native loop is a raw
+ * socket connected through the loop's watchers (`connectRaw`) under a
+ * `SelectorSocketTransport` (selector_transport.ts), and a plain server
+ * binds raw sockets and accepts on them itself (`SelectorListener`,
+ * listeners.ts). TLS and the `net` backend use Node's `net.Socket` /
+ * `net.Server` and `SocketTransport` (net_transport.ts). `sendfile` is in
+ * sendfile.ts.
  *
  * TLS (`ssl`) is the TLS part's: these functions accept the option shapes
  * and call the hooks it registers with `_setTlsHooks` (a connected socket
@@ -193,8 +194,15 @@ function* connectNode(loop: AbstractEventLoop, family: number, address: SockAddr
  * One attempt on a raw non-blocking socket, as CPython's `_connect_sock`:
  * bind to `laddr` if given, then connect, readiness from the loop's own
  * watchers. The socket is closed on any failure, cancellation included.
+ * `target` names the address in the error (a Unix path is shown as it is).
  */
-function* connectRaw(loop: AbstractEventLoop, family: number, address: SockAddr, laddr: SockAddr | null): Coroutine<Socket> {
+export function* connectRaw(
+  loop: AbstractEventLoop,
+  family: number,
+  address: SockAddr | string,
+  laddr: SockAddr | null,
+  target: string = formatAddress(address),
+): Coroutine<Socket> {
   const sock = new Socket(family, SOCK_STREAM, 0);
   try {
     sock.setblocking(false);
@@ -208,7 +216,7 @@ function* connectRaw(loop: AbstractEventLoop, family: number, address: SockAddr,
     try {
       yield* connectResolved(loop as BaseEventLoop, sock, address);
     } catch (error) {
-      throw rewordedError(error, () => `Connect call failed ${formatAddress(address)}`);
+      throw rewordedError(error, () => `Connect call failed ${target}`);
     }
     return sock;
   } catch (error) {

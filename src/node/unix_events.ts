@@ -9,7 +9,6 @@
  */
 import fs from "node:fs";
 import net from "node:net";
-import type { BaseEventLoop } from "../base_events.js";
 import { Coro } from "../coroutines.js";
 import type { AbstractEventLoop, CreateUnixConnectionOptions, CreateUnixServerOptions, SocketLike } from "../events.js";
 import { OSError, osErrorFrom, ValueError } from "../exceptions.js";
@@ -21,7 +20,6 @@ import { type Listener, SelectorListener } from "./listeners.js";
 import { nodeFuture } from "./node_futures.js";
 import { socketTransport, usesNativeTransports } from "./selector_transport.js";
 import { Server } from "./server.js";
-import { connectResolved } from "./sock_ops.js";
 import { Socket } from "./socket.js";
 import {
   adoptListener,
@@ -30,6 +28,7 @@ import {
   checkSslOptions,
   connected,
   connectionTransport,
+  connectRaw,
   DEFAULT_BACKLOG,
   ignoreError,
   newListener,
@@ -54,19 +53,6 @@ function checkUnixPath(path: unknown, what: string): string {
     });
   }
   return path;
-}
-
-/** Connects a raw Unix socket to `path` (native transports), closed again on failure or cancellation. */
-function* connectRawUnix(loop: AbstractEventLoop, path: string): Coroutine<Socket> {
-  const sock = new Socket(AF_UNIX, SOCK_STREAM, 0);
-  try {
-    sock.setblocking(false);
-    yield* connectResolved(loop as BaseEventLoop, sock, path);
-    return sock;
-  } catch (error) {
-    sock.close();
-    throw rewordedError(error, () => `Connect call failed ${path}`);
-  }
 }
 
 /** Connects a Node socket to `path` (TLS, the `net` backend). */
@@ -110,7 +96,12 @@ function* createUnixConnectionCoroutine<P extends BaseProtocol>(
     if ((options.sock ?? null) !== null) throw new ValueError("path and sock can not be specified at the same time");
     path = checkUnixPath(rawPath, "createUnixConnection()");
     if ((ssl === null || ssl === false) && usesNativeTransports(loop)) {
-      return yield* rawTransport(loop, yield* connectRawUnix(loop, path), protocolFactory, "createUnixConnection()");
+      return yield* rawTransport(
+        loop,
+        yield* connectRaw(loop, AF_UNIX, path, null, path),
+        protocolFactory,
+        "createUnixConnection()",
+      );
     }
     sock = yield* connectNode(loop, path);
   } else {
