@@ -23,8 +23,6 @@ import type { Transport } from "../transports.js";
 import type { Listener, ListenerOwner } from "./listeners.js";
 import type { TransportSocket } from "./trsock.js";
 
-export type { AcceptedTransportFactory } from "./listeners.js";
-
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
 /**
