@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { type EchoBenchOptions, runEchoBench } from "./bench_echo.js";
+import { type EchoBenchOptions, type EchoClientKind, runEchoBench } from "./bench_echo.js";
 import { runExecutorBench } from "./bench_executor.js";
 import type { WorkerReport } from "./bench_worker.js";
 import type { Target, Variant, Workload } from "./bench_workloads.js";
@@ -33,6 +33,8 @@ export interface BenchOptions {
   argv: string[];
   /** Keys of the echo servers to run; empty or absent: all of the registry. */
   echoServers?: string[];
+  /** The echo load's client (`c` by default, where a `cc` works). */
+  echoClient?: EchoClientKind;
 }
 
 /** One variant's outcome. */
@@ -138,6 +140,7 @@ function echoOptions(options: BenchOptions): EchoBenchOptions {
     repeat: options.repeat,
     python: options.python,
     servers: options.echoServers ?? [],
+    client: options.echoClient,
   };
 }
 

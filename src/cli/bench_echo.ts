@@ -54,20 +54,40 @@ function pythonServer(loop: "asyncio" | "uvloop", api: "protocol" | "streams" = 
 }
 
 const C_SERVER = packageFile("bench/c/echo_epoll.c");
+const C_CLIENT = packageFile("bench/c/echo_client.c");
 
-/** The C epoll echo server (the floor), compiled on first use into build/bench with the machine's `cc`. */
+/** Compiles one of bench/c's programs on first use into build/bench with the machine's `cc`: its path, or why not. */
+function cProgram(source: string, name: string): { file: string } | { unavailable: string } {
+  const binary = packageFile(`build/bench/${name}`);
+  if (!existsSync(source)) return { unavailable: `${source} is missing` };
+  if (!existsSync(binary)) {
+    mkdirSync(dirname(binary), { recursive: true });
+    const cc = spawnSync("cc", ["-O2", "-o", binary, source], { timeout: 60_000, encoding: "utf8" });
+    if (cc.error !== undefined) return { unavailable: "no C compiler (cc) found" };
+    if (cc.status !== 0) return { unavailable: `cc failed: ${cc.stderr.trim().split("\n")[0]}` };
+  }
+  return { file: binary };
+}
+
+/** The C epoll echo server (the floor). */
 function cServer(): EchoServerEntry["command"] {
   return () => {
-    const binary = packageFile("build/bench/echo_epoll");
-    if (!existsSync(C_SERVER)) return { unavailable: `${C_SERVER} is missing` };
-    if (!existsSync(binary)) {
-      mkdirSync(dirname(binary), { recursive: true });
-      const cc = spawnSync("cc", ["-O2", "-o", binary, C_SERVER], { timeout: 60_000, encoding: "utf8" });
-      if (cc.error !== undefined) return { unavailable: "no C compiler (cc) found" };
-      if (cc.status !== 0) return { unavailable: `cc failed: ${cc.stderr.trim().split("\n")[0]}` };
-    }
-    return { file: binary, args: [] };
+    const program = cProgram(C_SERVER, "echo_epoll");
+    return "unavailable" in program ? program : { file: program.file, args: [] };
   };
+}
+
+/** The clients of the load: `c` (bench/c/echo_client.c, the default where `cc` works) and `node` (bench_echo_client.ts). */
+export const ECHO_CLIENTS = ["c", "node"] as const;
+export type EchoClientKind = (typeof ECHO_CLIENTS)[number];
+
+/** The client's command line prefix; with `c` asked for and no compiler, the Node client and why. */
+function clientCommand(kind: EchoClientKind | undefined): { kind: EchoClientKind; file: string; args: string[]; note?: string } {
+  const node = { kind: "node" as const, file: process.execPath, args: [CLIENT] };
+  if (kind === "node") return node;
+  const program = cProgram(C_CLIENT, "echo_client");
+  if ("unavailable" in program) return { ...node, note: `the C client is not available (${program.unavailable})` };
+  return { kind: "c", file: program.file, args: [] };
 }
 
 /** The servers measured, in table order; the first is the baseline of the ratios. */
@@ -123,6 +143,8 @@ export interface EchoResult {
   requestsPerSecond: number | null;
   /** The server's CPU time per request (µs): unlike req/s, it does not depend on what else the machine runs. */
   serverCpuMicros?: number | null;
+  /** The client that made the load (`c` or `node`). */
+  client: EchoClientKind;
   note?: string;
 }
 
@@ -170,15 +192,15 @@ interface ClientOutcome {
   serverCpu: number | null;
 }
 
-function runClient(port: number, load: EchoLoad, serverPid: number | undefined): Promise<ClientOutcome> {
+function runClient(
+  client: { file: string; args: string[] },
+  port: number,
+  load: EchoLoad,
+  serverPid: number | undefined,
+): Promise<ClientOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [CLIENT, String(port), String(load.size), String(load.connections), String(load.seconds)],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const args = [...client.args, String(port), String(load.size), String(load.connections), String(load.seconds)];
+    const child = spawn(client.file, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     let cpuStart: number | null = null;
@@ -214,13 +236,18 @@ function stopServer(child: ChildProcess): Promise<void> {
   });
 }
 
-async function measure(entry: EchoServerEntry, load: EchoLoad, options: EchoBenchOptions): Promise<EchoResult> {
-  const base = { server: entry.key, label: entry.label, size: load.size, connections: load.connections };
+async function measure(
+  entry: EchoServerEntry,
+  load: EchoLoad,
+  options: EchoBenchOptions,
+  client: { kind: EchoClientKind; file: string; args: string[] },
+): Promise<EchoResult> {
+  const base = { server: entry.key, label: entry.label, size: load.size, connections: load.connections, client: client.kind };
   const command = entry.command(options);
   if ("unavailable" in command) return { ...base, requestsPerSecond: null, note: command.unavailable };
   const { child, port } = await startServer(command.file, command.args, command.env);
   try {
-    const { requests, seconds, serverCpu } = await runClient(port, load, child.pid);
+    const { requests, seconds, serverCpu } = await runClient(client, port, load, child.pid);
     const cpuPerRequest = serverCpu === null || requests === 0 ? null : (serverCpu / requests) * 1e6;
     return { ...base, requestsPerSecond: requests / seconds, serverCpuMicros: cpuPerRequest };
   } finally {
@@ -238,6 +265,8 @@ export interface EchoBenchOptions {
   servers?: string[];
   /** The Python interpreter for the CPython servers; `undefined`: python3; `null`: none. */
   python?: string | null | undefined;
+  /** The load's client: `c` (the default; the Node client where no `cc` works) or `node`. */
+  client?: EchoClientKind;
   /** Print the table or JSON (default `true`); `false` only returns the results. */
   print?: boolean;
 }
@@ -247,20 +276,21 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResul
   const entries = ECHO_SERVER_REGISTRY.filter((e) => (options.servers ?? []).length === 0 || options.servers?.includes(e.key));
   const results: EchoResult[] = [];
   const rounds = Math.max(1, options.repeat ?? 1);
+  const client = clientCommand(options.client);
   for (const load of echoLoads(options.scale)) {
     const samples = new Map<string, EchoResult[]>(entries.map((e) => [e.key, []]));
     for (let round = 0; round < rounds; round++) {
       for (const entry of entries) {
         if (process.stderr.isTTY)
           process.stderr.write(`\r\x1b[K  running echo: ${entry.label} (${load.size} B, round ${round + 1})`);
-        samples.get(entry.key)?.push(await measure(entry, load, options));
+        samples.get(entry.key)?.push(await measure(entry, load, options, client));
       }
     }
     for (const entry of entries) results.push(medianResult(samples.get(entry.key) ?? []));
   }
   if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
   if (options.print !== false)
-    process.stdout.write(options.json ? `${JSON.stringify({ echo: results }, null, 2)}\n` : renderEcho(results));
+    process.stdout.write(options.json ? `${JSON.stringify({ echo: results }, null, 2)}\n` : renderEcho(results, client.note));
   return results;
 }
 
@@ -284,11 +314,13 @@ function sizeText(size: number): string {
 }
 
 /** The table: requests/s per server and load, and the ratio to Node's plain net. */
-export function renderEcho(results: EchoResult[]): string {
+export function renderEcho(results: EchoResult[], clientNote?: string): string {
+  const client = results[0]?.client === "node" ? "Node net (bench_echo_client.ts)" : "C epoll (bench/c/echo_client.c)";
   const lines = [
     "",
-    "echo (request/response round trips; a separate client process, the same load for every server;",
+    `echo (request/response round trips; a separate client process, ${client}, the same load for every server;`,
     "server CPU/req is the server process's user+system time per request, which other load on the machine does not change)",
+    ...(clientNote === undefined ? [] : [clientNote]),
     "",
   ];
   const header = ["server", "load", "req/s", "vs Node net", "server CPU/req", "vs Node net"];

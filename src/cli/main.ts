@@ -10,6 +10,7 @@
  * lives in its own module, loaded when used.
  */
 import { parseArgs } from "node:util";
+import type { EchoClientKind } from "./bench_echo.js";
 import { packageVersion } from "./package_info.js";
 
 const USAGE = `usage: asyncio-ts [run FILE [--debug] [ARGS...] | bench [options]]
@@ -19,9 +20,10 @@ const USAGE = `usage: asyncio-ts [run FILE [--debug] [ARGS...] | bench [options]
                                 run the exported main() of FILE (.js/.mjs; .ts where Node.js
                                 strips types) under asyncio.run(); ARGS go to process.argv
   asyncio-ts bench [--scale S] [--only NAMES] [--json] [--repeat N] [--python PATH | --no-python]
-                   [--echo-servers KEYS]
+                   [--echo-servers KEYS] [--echo-client c|node]
                                 run the micro-benchmarks beside their Node and CPython baselines;
-                                --echo-servers picks the echo section's servers (comma-separated keys)
+                                --echo-servers picks the echo section's servers (comma-separated keys);
+                                --echo-client its load's client (c, the default where cc works, or node)
   asyncio-ts --help | --version
 `;
 
@@ -84,15 +86,19 @@ async function benchCommand(args: string[]): Promise<number> {
     .split(",")
     .map((name) => name.trim())
     .filter((name) => name !== "");
-  const { ECHO_SERVER_REGISTRY } = await import("./bench_echo.js");
+  const { ECHO_SERVER_REGISTRY, ECHO_CLIENTS } = await import("./bench_echo.js");
   const unknown = echoServers.filter((key) => !ECHO_SERVER_REGISTRY.some((entry) => entry.key === key));
   if (unknown.length > 0) {
     const known = ECHO_SERVER_REGISTRY.map((entry) => entry.key).join(", ");
     return usageError(`bench: unknown echo server ${unknown.join(", ")} (known: ${known})`);
   }
+  const echoClient = values["echo-client"];
+  if (echoClient !== undefined && !(ECHO_CLIENTS as readonly string[]).includes(echoClient))
+    return usageError(`bench: --echo-client must be one of ${ECHO_CLIENTS.join(", ")}, got ${echoClient}`);
   const { runBench } = await import("./bench.js");
   return runBench({
     echoServers,
+    echoClient: echoClient as EchoClientKind | undefined,
     scale,
     only,
     json: values.json ?? false,
@@ -115,6 +121,7 @@ function parseBenchArgs(args: string[]) {
       python: { type: "string" },
       "no-python": { type: "boolean" },
       "echo-servers": { type: "string" },
+      "echo-client": { type: "string" },
     },
   });
 }
