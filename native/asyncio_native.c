@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -77,6 +78,13 @@ static napi_value make_int(napi_env env, int64_t v) {
   return out;
 }
 
+/* A count that fits 32 bits (a receive or send size; lengths above 2 GiB are cut by the kernel anyway). */
+static napi_value make_int32(napi_env env, int32_t v) {
+  napi_value out;
+  if (napi_create_int32(env, v, &out) != napi_ok) return NULL;
+  return out;
+}
+
 static napi_value make_double(napi_env env, double v) {
   napi_value out;
   if (napi_create_double(env, v, &out) != napi_ok) return NULL;
@@ -112,11 +120,7 @@ static bool get_bytes(napi_env env, napi_value v, napi_value voff, napi_value vl
   napi_typedarray_type type;
   size_t count = 0, byte_offset = 0;
   void *base = NULL;
-  napi_value ab;
-  bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta || napi_get_typedarray_info(env, v, &type, &count, &base, &ab, &byte_offset) != napi_ok ||
-      type != napi_uint8_array) {
+  if (napi_get_typedarray_info(env, v, &type, &count, &base, NULL, &byte_offset) != napi_ok || type != napi_uint8_array) {
     napi_throw_type_error(env, NULL, "asyncio_native: expected a Uint8Array");
     return false;
   }
@@ -459,6 +463,59 @@ static napi_value js_accept(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * recv and send as plain system calls where Linux allows: glibc's wrappers
+ * are thread-cancellation points, and the enable/disable bracket around
+ * each call was about 1.5 % of an echo server's CPU time. Node never
+ * cancels its threads, so the bracket buys nothing here.
+ */
+#if defined(__linux__) && defined(SYS_recvfrom) && defined(SYS_sendto)
+#define SYS_RECV(fd, buf, len, flags) syscall(SYS_recvfrom, (fd), (buf), (len), (flags), NULL, NULL)
+#define SYS_SEND(fd, buf, len, flags) syscall(SYS_sendto, (fd), (buf), (len), (flags), NULL, 0)
+#else
+#define SYS_RECV(fd, buf, len, flags) recv((fd), (buf), (len), (flags))
+#define SYS_SEND(fd, buf, len, flags) send((fd), (buf), (len), (flags))
+#endif
+
+/* The whole of a Uint8Array (or Buffer): one N-API query, no ArrayBuffer handle. */
+static bool get_whole_bytes(napi_env env, napi_value v, char **data, size_t *len) {
+  napi_typedarray_type type;
+  void *base = NULL;
+  if (napi_get_typedarray_info(env, v, &type, len, &base, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "asyncio_native: expected a Uint8Array");
+    return false;
+  }
+  *data = (char *)base;
+  return true;
+}
+
+/*
+ * recvBuffer(fd, buf) -> bytes received into buf (at most its length), or
+ * -errno; sendBuffer(fd, buf) -> bytes of buf sent, or -errno (never
+ * SIGPIPE). The stream transports' data path: two arguments instead of
+ * five, so a call costs less than recv/send with their offset, length and
+ * flags.
+ */
+static napi_value js_recv_buffer(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  char *data;
+  size_t len;
+  if (!get_int(env, argv[0], &fd) || !get_whole_bytes(env, argv[1], &data, &len)) return NULL;
+  ssize_t n = SYS_RECV(fd, data, len, 0);
+  return make_int32(env, n < 0 ? -errno : (int32_t)n);
+}
+
+static napi_value js_send_buffer(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  char *data;
+  size_t len;
+  if (!get_int(env, argv[0], &fd) || !get_whole_bytes(env, argv[1], &data, &len)) return NULL;
+  ssize_t n = SYS_SEND(fd, data, len, MSG_NOSIGNAL);
+  return make_int32(env, n < 0 ? -errno : (int32_t)n);
+}
+
 /* recv(fd, buf, offset, length, flags) -> bytes received into buf, or -errno. */
 static napi_value js_recv(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -468,7 +525,7 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   if (!get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], argv[2], argv[3], &data, &len) ||
       !get_int(env, argv[4], &flags))
     return NULL;
-  ssize_t n = recv(fd, data, len, flags);
+  ssize_t n = SYS_RECV(fd, data, len, flags);
   return make_int(env, n < 0 ? -errno : n);
 }
 
@@ -501,7 +558,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   if (!get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], argv[2], argv[3], &data, &len) ||
       !get_int(env, argv[4], &flags))
     return NULL;
-  ssize_t n = send(fd, data, len, flags | MSG_NOSIGNAL);
+  ssize_t n = SYS_SEND(fd, data, len, flags | MSG_NOSIGNAL);
   return make_int(env, n < 0 ? -errno : n);
 }
 
@@ -1087,6 +1144,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"recv", NULL, js_recv, NULL, NULL, NULL, napi_default, NULL},
       {"recvfrom", NULL, js_recvfrom, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"recvBuffer", NULL, js_recv_buffer, NULL, NULL, NULL, napi_default, NULL},
+      {"sendBuffer", NULL, js_send_buffer, NULL, NULL, NULL, napi_default, NULL},
       {"sendto", NULL, js_sendto, NULL, NULL, NULL, napi_default, NULL},
       {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
       {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},

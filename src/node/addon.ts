@@ -45,6 +45,10 @@ export interface NativeAddon {
   recv(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
   recvfrom(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): [number, Address | null] | number;
   send(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
+  /** `recv` into the whole of `buf`, flags 0: the stream transports' read (two arguments cost less than five). */
+  recvBuffer(fd: number, buf: Uint8Array): number;
+  /** `send` of the whole of `buf`, flags 0: the stream transports' write. */
+  sendBuffer(fd: number, buf: Uint8Array): number;
   sendto(
     fd: number,
     buf: Uint8Array,

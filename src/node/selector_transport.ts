@@ -174,7 +174,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
   private _readData(): void {
     const native = this._native;
     const buffer = readBuffer;
-    const n = native.recv(this._fd, buffer, 0, MAX_SIZE, 0);
+    const n = native.recvBuffer(this._fd, buffer);
     if (n > 0) {
       let data: Buffer;
       if (n >= HAND_OUT_SIZE) {
@@ -208,7 +208,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
       return;
     }
     const native = this._native;
-    const n = native.recv(this._fd, buffer, 0, buffer.length, 0);
+    const n = native.recvBuffer(this._fd, buffer);
     if (n > 0) {
       try {
         protocol.bufferUpdated(n);
@@ -277,7 +277,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
       return;
     }
     if (this._bufferSize === 0) {
-      const n = this._native.send(this._fd, data, 0, data.length, 0);
+      const n = this._native.sendBuffer(this._fd, data);
       if (n === data.length) return;
       if (n < 0) {
         if (!mustWait(this._native, n)) {
