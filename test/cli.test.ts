@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { parseCpuList } from "../src/cli/bench_echo.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/cli/", import.meta.url));
@@ -280,6 +281,33 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
     assert.equal(report.echo.find((r) => r.server === "cpython-asyncio")?.note, "--no-python");
   });
 
+  for (const client of ["c", "node"] as const) {
+    test(`--echo-client ${client} makes the load with that client`, async () => {
+      const args = ["bench", "--scale", "0.01", "--only", "echo", "--json", "--echo-servers", "protocol"];
+      const { code, stdout, stderr } = await runCli([...args, "--echo-client", client]);
+      assert.equal(code, 0, stderr);
+      const report = JSON.parse(stdout) as { echo: { client: string; requestsPerSecond: number | null }[] };
+      assert.equal(report.echo.length, 2);
+      for (const result of report.echo) {
+        // Where no cc works, `c` falls back to the Node client, and the results say so.
+        assert.equal(result.client, client === "c" && !hasCc() ? "node" : client);
+        assert.ok(result.requestsPerSecond !== null && result.requestsPerSecond > 0, JSON.stringify(result));
+      }
+    });
+  }
+
+  test("--echo-client with an unknown client is a usage error naming the known ones", async () => {
+    const { code, stderr } = await runCli(["bench", "--only", "echo", "--echo-client", "wrk"]);
+    assert.equal(code, 2);
+    assert.match(stderr, /--echo-client must be one of c, node, got wrk/);
+  });
+
+  test("parseCpuList reads Linux's CPU list syntax", () => {
+    assert.deepEqual(parseCpuList("0-3,6"), [0, 1, 2, 3, 6]);
+    assert.deepEqual(parseCpuList("1"), [1]);
+    assert.deepEqual(parseCpuList(""), []);
+  });
+
   test("--echo-servers runs only the servers named", async () => {
     const { code, stdout, stderr } = await runCli([
       "bench",
@@ -296,3 +324,7 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
     assert.deepEqual([...new Set(report.echo.map((r) => r.server))], ["net", "protocol"]);
   });
 });
+
+function hasCc(): boolean {
+  return spawnSync("cc", ["--version"]).status === 0;
+}

@@ -143,6 +143,8 @@ export interface EchoResult {
   requestsPerSecond: number | null;
   /** The server's CPU time per request (µs): unlike req/s, it does not depend on what else the machine runs. */
   serverCpuMicros?: number | null;
+  /** The CPUs the server and the client ran on (`null`: not pinned). */
+  pinning: { server: string; client: string } | null;
   /** The client that made the load (`c` or `node`). */
   client: EchoClientKind;
   note?: string;
@@ -180,6 +182,44 @@ function cpuSeconds(pid: number | undefined): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The CPUs the server and the client are pinned to (Linux, `taskset`, at
+ * least two CPUs allowed): the first two this process may run on. Pinned,
+ * the two never share a core and the scheduler does not move them between
+ * rounds, which made one server's req/s vary by a third from run to run.
+ * `null` where pinning is not possible; the processes then run unpinned.
+ */
+function cpuPinning(): { server: string; client: string } | null {
+  if (process.platform !== "linux") return null;
+  let allowed: number[];
+  try {
+    const status = readFileSync("/proc/self/status", "utf8");
+    allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? "");
+  } catch {
+    return null;
+  }
+  if (allowed.length < 2 || spawnSync("taskset", ["-c", String(allowed[0]), "true"]).status !== 0) return null;
+  return { server: String(allowed[0]), client: String(allowed[1]) };
+}
+
+/** `0-3,6` → [0, 1, 2, 3, 6]. */
+export function parseCpuList(list: string): number[] {
+  const cpus: number[] = [];
+  for (const part of list.split(",")) {
+    if (part.trim() === "") continue;
+    const [low, high] = part.split("-").map(Number);
+    if (low === undefined || !Number.isInteger(low)) continue;
+    const last = high === undefined ? low : high;
+    for (let cpu = low; Number.isInteger(last) && cpu <= last; cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+/** `command` run on `cpu` through taskset, or as it is when `cpu` is undefined. */
+function pinned(command: { file: string; args: string[] }, cpu: string | undefined): { file: string; args: string[] } {
+  return cpu === undefined ? command : { file: "taskset", args: ["-c", cpu, command.file, ...command.args] };
 }
 
 /** Linux's USER_HZ. */
@@ -242,12 +282,20 @@ async function measure(
   options: EchoBenchOptions,
   client: { kind: EchoClientKind; file: string; args: string[] },
 ): Promise<EchoResult> {
-  const base = { server: entry.key, label: entry.label, size: load.size, connections: load.connections, client: client.kind };
+  const base = {
+    server: entry.key,
+    label: entry.label,
+    size: load.size,
+    connections: load.connections,
+    client: client.kind,
+    pinning: options.pinning ?? null,
+  };
   const command = entry.command(options);
   if ("unavailable" in command) return { ...base, requestsPerSecond: null, note: command.unavailable };
-  const { child, port } = await startServer(command.file, command.args, command.env);
+  const server = pinned(command, options.pinning?.server);
+  const { child, port } = await startServer(server.file, server.args, command.env);
   try {
-    const { requests, seconds, serverCpu } = await runClient(client, port, load, child.pid);
+    const { requests, seconds, serverCpu } = await runClient(pinned(client, options.pinning?.client), port, load, child.pid);
     const cpuPerRequest = serverCpu === null || requests === 0 ? null : (serverCpu / requests) * 1e6;
     return { ...base, requestsPerSecond: requests / seconds, serverCpuMicros: cpuPerRequest };
   } finally {
@@ -267,6 +315,8 @@ export interface EchoBenchOptions {
   python?: string | null | undefined;
   /** The load's client: `c` (the default; the Node client where no `cc` works) or `node`. */
   client?: EchoClientKind;
+  /** The CPUs of the server and the client (set by `runEchoBench`). */
+  pinning?: { server: string; client: string } | null;
   /** Print the table or JSON (default `true`); `false` only returns the results. */
   print?: boolean;
 }
@@ -277,6 +327,7 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResul
   const results: EchoResult[] = [];
   const rounds = Math.max(1, options.repeat ?? 1);
   const client = clientCommand(options.client);
+  options = { ...options, pinning: cpuPinning() };
   for (const load of echoLoads(options.scale)) {
     const samples = new Map<string, EchoResult[]>(entries.map((e) => [e.key, []]));
     for (let round = 0; round < rounds; round++) {
@@ -313,6 +364,12 @@ function sizeText(size: number): string {
   return size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
 }
 
+function pinningNote(pinning: { server: string; client: string } | null | undefined): string {
+  return pinning === null || pinning === undefined
+    ? "server and client not pinned to CPUs (needs Linux, taskset and two CPUs)"
+    : `server pinned to CPU ${pinning.server}, client to CPU ${pinning.client}`;
+}
+
 /** The table: requests/s per server and load, and the ratio to Node's plain net. */
 export function renderEcho(results: EchoResult[], clientNote?: string): string {
   const client = results[0]?.client === "node" ? "Node net (bench_echo_client.ts)" : "C epoll (bench/c/echo_client.c)";
@@ -320,6 +377,7 @@ export function renderEcho(results: EchoResult[], clientNote?: string): string {
     "",
     `echo (request/response round trips; a separate client process, ${client}, the same load for every server;`,
     "server CPU/req is the server process's user+system time per request, which other load on the machine does not change)",
+    pinningNote(results[0]?.pinning),
     ...(clientNote === undefined ? [] : [clientNote]),
     "",
   ];
