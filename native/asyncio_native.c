@@ -516,6 +516,32 @@ static napi_value js_send_buffer(napi_env env, napi_callback_info info) {
   return make_int32(env, n < 0 ? -errno : (int32_t)n);
 }
 
+/*
+ * recvPooled(fd, scratch, pool, offset) -> bytes received, or -errno: recv
+ * into the whole of `scratch`, and when fewer than RECV_COPY_LIMIT bytes
+ * came (and they fit), a copy of them at `pool[offset]`. The stream
+ * transports hand small receives out as views of one shared pool: a fresh
+ * Buffer per receive costs an ArrayBuffer (about 1.5 us in V8), and the
+ * copy made here, from a buffer that stays in cache, costs less than
+ * making it from JavaScript.
+ */
+#define RECV_COPY_LIMIT (16 * 1024)
+
+static napi_value js_recv_pooled(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int32_t fd;
+  char *scratch, *pool;
+  size_t scratch_len, pool_len;
+  int64_t offset;
+  if (!get_int(env, argv[0], &fd) || !get_whole_bytes(env, argv[1], &scratch, &scratch_len) ||
+      !get_whole_bytes(env, argv[2], &pool, &pool_len) || !get_int64(env, argv[3], &offset))
+    return NULL;
+  ssize_t n = SYS_RECV(fd, scratch, scratch_len, 0);
+  if (n < 0) return make_int32(env, -errno);
+  if (n < RECV_COPY_LIMIT && offset >= 0 && (uint64_t)offset + (uint64_t)n <= pool_len) memcpy(pool + offset, scratch, (size_t)n);
+  return make_int32(env, (int32_t)n);
+}
+
 /* recv(fd, buf, offset, length, flags) -> bytes received into buf, or -errno. */
 static napi_value js_recv(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -1145,6 +1171,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"recvfrom", NULL, js_recvfrom, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"recvBuffer", NULL, js_recv_buffer, NULL, NULL, NULL, napi_default, NULL},
+      {"recvPooled", NULL, js_recv_pooled, NULL, NULL, NULL, napi_default, NULL},
       {"sendBuffer", NULL, js_send_buffer, NULL, NULL, NULL, napi_default, NULL},
       {"sendto", NULL, js_sendto, NULL, NULL, NULL, napi_default, NULL},
       {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
@@ -1175,6 +1202,7 @@ static napi_value init(napi_env env, napi_value exports) {
   set_int_property(env, exports, "UV_READABLE", UV_READABLE);
   set_int_property(env, exports, "UV_WRITABLE", UV_WRITABLE);
   set_int_property(env, exports, "UV_DISCONNECT", UV_DISCONNECT);
+  set_int_property(env, exports, "RECV_COPY_LIMIT", RECV_COPY_LIMIT);
 #ifdef __linux__
   set_int_property(env, exports, "HAS_SENDFILE", 1);
 #else

@@ -47,6 +47,11 @@ export interface NativeAddon {
   send(fd: number, buf: Uint8Array, offset: number, length: number, flags: number): number;
   /** `recv` into the whole of `buf`, flags 0: the stream transports' read (two arguments cost less than five). */
   recvBuffer(fd: number, buf: Uint8Array): number;
+  /**
+   * `recv` into the whole of `scratch`; a receive of fewer than
+   * `RECV_COPY_LIMIT` bytes is also copied to `pool` at `offset` (when it fits).
+   */
+  recvPooled(fd: number, scratch: Uint8Array, pool: Uint8Array, offset: number): number;
   /** `send` of the whole of `buf`, flags 0: the stream transports' write. */
   sendBuffer(fd: number, buf: Uint8Array): number;
   sendto(
@@ -86,6 +91,8 @@ export interface NativeAddon {
   readonly UV_READABLE: number;
   readonly UV_WRITABLE: number;
   readonly UV_DISCONNECT: number;
+  /** `recvPooled` copies a receive of fewer bytes than this into the pool. */
+  readonly RECV_COPY_LIMIT: number;
   readonly HAS_SENDFILE: number;
 }
 

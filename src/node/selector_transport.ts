@@ -3,8 +3,9 @@
  * `_SelectorSocketTransport` of `selector_events.py`, hence the name): TCP
  * and Unix stream sockets read and written straight through the native
  * addon, readiness from a `uv_poll_t` on Node's own libuv loop
- * (fd_watch.ts). Reading: `recv` into a shared scratch buffer, copied out
- * at the exact size for `dataReceived` (the protocol may keep it), or
+ * (fd_watch.ts). Reading: `recv` into a shared scratch buffer, a small
+ * receive copied into a shared pool and handed to `dataReceived` as a view
+ * of it (the protocol may keep it), a large one handed out as it is; or
  * straight into the protocol's own buffer for a `BufferedProtocol` (no
  * copy). Writing: `write()` sends at once when nothing is buffered and
  * buffers only what the kernel refused; the writer drains the buffer with
@@ -36,16 +37,59 @@ const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
 /** At most this much per receive (Node's own read size; CPython's `max_size` is 256 KiB). */
 const MAX_SIZE = 64 * 1024;
-/** A receive at least this large is handed out in the buffer it landed in; a smaller one is copied out. */
-const HAND_OUT_SIZE = 16 * 1024;
+/** The size of the pool small receives are handed out from. */
+const POOL_SIZE = 64 * 1024;
 
 /**
- * Where receives land, shared by every native transport of the thread. A
- * small one is copied out at its exact size (the protocol may keep it); a
- * large one keeps this buffer, and a new one is made: no copy of 64 KiB
+ * A Buffer over part of an ArrayBuffer, made the way Node's internal
+ * `FastBuffer` is: a Uint8Array whose prototype is Buffer's, so
+ * `Buffer.isBuffer` holds and every Buffer method works. `subarray()` on a
+ * Buffer goes through `Buffer.from` (about 100 ns); this costs what a
+ * typed array costs.
+ */
+class ChunkBuffer extends Uint8Array {}
+Object.setPrototypeOf(ChunkBuffer.prototype, Buffer.prototype);
+Object.defineProperty(ChunkBuffer.prototype, "constructor", { value: Buffer, writable: true, configurable: true });
+
+function chunk(buffer: ArrayBuffer, offset: number, length: number): Buffer {
+  return new ChunkBuffer(buffer, offset, length) as unknown as Buffer;
+}
+
+/**
+ * Where receives land, shared by every native transport of the thread
+ * (`recvPooled`): the kernel writes into `scratch`, which stays in cache.
+ * A receive smaller than the addon's `RECV_COPY_LIMIT` (16 KiB) is copied
+ * into `pool` and handed out as a view of it, as `Buffer.allocUnsafe`
+ * hands out views of Node's pool: an ArrayBuffer per receive would cost
+ * more than the receive's JavaScript. A larger one is handed out in
+ * `scratch` itself, and a new scratch buffer is made: no copy of 64 KiB
  * per receive, and no 64 KiB buffer held per idle connection.
  */
-let readBuffer = Buffer.allocUnsafeSlow(MAX_SIZE);
+const receive = {
+  scratch: uninitialized(MAX_SIZE),
+  scratchView: new Uint8Array(0),
+  pool: uninitialized(POOL_SIZE),
+  poolView: new Uint8Array(0),
+  poolOffset: 0,
+};
+receive.scratchView = new Uint8Array(receive.scratch);
+receive.poolView = new Uint8Array(receive.pool);
+
+/** An ArrayBuffer of its own, not zero-filled (`new ArrayBuffer` fills 64 KiB with zeros, about 10 us). */
+function uninitialized(size: number): ArrayBuffer {
+  return Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
+}
+
+function newScratch(): void {
+  receive.scratch = uninitialized(MAX_SIZE);
+  receive.scratchView = new Uint8Array(receive.scratch);
+}
+
+function newPool(): void {
+  receive.pool = uninitialized(POOL_SIZE);
+  receive.poolView = new Uint8Array(receive.pool);
+  receive.poolOffset = 0;
+}
 
 /** Which transports the loop makes for plain TCP and Unix connections. */
 export type TransportBackend = "native" | "net";
@@ -173,16 +217,18 @@ export class SelectorSocketTransport extends FlowControlTransport {
 
   private _readData(): void {
     const native = this._native;
-    const buffer = readBuffer;
-    const n = native.recvBuffer(this._fd, buffer);
+    const limit = native.RECV_COPY_LIMIT;
+    const r = receive;
+    if (POOL_SIZE - r.poolOffset < limit) newPool();
+    const n = native.recvPooled(this._fd, r.scratchView, r.poolView, r.poolOffset);
     if (n > 0) {
       let data: Buffer;
-      if (n >= HAND_OUT_SIZE) {
-        data = buffer.subarray(0, n);
-        readBuffer = Buffer.allocUnsafeSlow(MAX_SIZE);
+      if (n < limit) {
+        data = chunk(r.pool, r.poolOffset, n);
+        r.poolOffset = (r.poolOffset + n + 7) & ~7; // 8-byte aligned, as Node aligns its pool
       } else {
-        data = Buffer.allocUnsafe(n);
-        buffer.copy(data, 0, 0, n);
+        data = chunk(r.scratch, 0, n);
+        newScratch();
       }
       try {
         (this._protocol as Protocol).dataReceived(data);
