@@ -316,3 +316,65 @@ test("a socket.Socket handed to createConnection/connectAcceptedSocket: a native
     listener.close();
   });
 });
+
+/** Messages of every receive path: small ones (copied into the shared pool) and large ones (handed out as received). */
+const CHUNK_SIZES = [1, 100, 1000, 4000, 16 * 1024 - 1, 16 * 1024, 20_000, 64 * 1024, 7, 3000];
+
+function checkKeptChunks(client: Collector, sent: Buffer[]): void {
+  for (const chunk of client.chunks) {
+    assert.ok(Buffer.isBuffer(chunk), "a received chunk is a Buffer");
+    assert.equal(chunk.constructor, Buffer);
+    assert.ok(Buffer.isBuffer(chunk.subarray(0, 1)));
+  }
+  // Every chunk kept since the first receive still holds its own bytes: later receives wrote elsewhere.
+  assert.ok(client.received.equals(Buffer.concat(sent)), "the kept chunks hold what was sent, in order");
+  assert.equal(client.chunks[0]?.toString("latin1", 0, 1), sent[0]?.toString("latin1", 0, 1));
+}
+
+test("received chunks keep their own bytes: small ones share a pool, large ones are handed out (generator)", async () => {
+  await runNet(function* () {
+    const loop = asyncio.getRunningLoop();
+    const server = yield* loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const [transport, client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    const sent: Buffer[] = [];
+    let total = 0;
+    for (let round = 0; round < 30; round++) {
+      for (const size of CHUNK_SIZES) {
+        const message = pattern(size, round * 31 + size);
+        sent.push(message);
+        total += size;
+        transport.write(message);
+        yield* client.until(total); // one round trip per message: many receives, kept across pools
+      }
+    }
+    checkKeptChunks(client, sent);
+    transport.close();
+    yield* client.done;
+    server.close();
+    yield* server.waitClosed();
+  });
+});
+
+test("received chunks keep their own bytes: small ones share a pool, large ones are handed out (async)", async () => {
+  await runNet(async () => {
+    const loop = asyncio.getRunningLoop();
+    const server = await loop.createServer(() => new EchoProtocol(), { host: "127.0.0.1", port: 0 });
+    const [transport, client] = await loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+    const sent: Buffer[] = [];
+    let total = 0;
+    for (let round = 0; round < 30; round++) {
+      for (const size of CHUNK_SIZES) {
+        const message = pattern(size, round * 17 + size);
+        sent.push(message);
+        total += size;
+        transport.write(message);
+        await client.until(total);
+      }
+    }
+    checkKeptChunks(client, sent);
+    transport.close();
+    await client.done;
+    server.close();
+    await server.waitClosed();
+  });
+});
