@@ -8,7 +8,7 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { spawn, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parseCpuList } from "../src/cli/bench_echo.js";
+import { echoTargets, parseCpuList } from "../src/cli/bench_echo.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/cli/", import.meta.url));
@@ -300,6 +300,35 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
     const { code, stderr } = await runCli(["bench", "--only", "echo", "--echo-client", "wrk"]);
     assert.equal(code, 2);
     assert.match(stderr, /--echo-client must be one of c, node, got wrk/);
+  });
+
+  test("echoTargets compares the servers of one run and says which were not run", () => {
+    const result = (server: string, size: number, requestsPerSecond: number) => ({
+      server,
+      label: server,
+      size,
+      connections: 1,
+      requestsPerSecond,
+      client: "c" as const,
+      pinning: null,
+    });
+    const targets = echoTargets([
+      result("protocol", 1024, 120),
+      result("cpython-uvloop", 1024, 100),
+      result("c-epoll", 1024, 160),
+      result("protocol", 65536, 50),
+    ]);
+    const uvloop = targets.find((t) => t.size === 1024 && /uvloop Protocol/.test(t.what));
+    assert.equal(uvloop?.ratio, 1.2);
+    assert.equal(uvloop?.goal, 1);
+    assert.equal(targets.find((t) => t.size === 1024 && /Protocol \(native\) vs C epoll/.test(t.what))?.ratio, 0.75);
+    const notRun = targets.find((t) => t.size === 65536 && /CPython asyncio Protocol/.test(t.what));
+    assert.equal(notRun?.ratio, null, "protocol ran, CPython asyncio did not: listed, with no ratio");
+    assert.equal(
+      targets.some((t) => /streams/.test(t.what)),
+      false,
+      "a comparison where neither server ran is left out",
+    );
   });
 
   test("parseCpuList reads Linux's CPU list syntax", () => {

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { type EchoBenchOptions, type EchoClientKind, runEchoBench } from "./bench_echo.js";
+import { type EchoBenchOptions, type EchoClientKind, echoTargets, runEchoBench } from "./bench_echo.js";
 import { runExecutorBench } from "./bench_executor.js";
 import type { WorkerReport } from "./bench_worker.js";
 import type { Target, Variant, Workload } from "./bench_workloads.js";
@@ -124,7 +124,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
     const report = { ...(jsonReport(options, results, cpython, targets, load) as object), executors: executors?.results };
     const echoResults = echo ? await runEchoBench({ ...echoOptions(options), print: false }) : undefined;
     process.stdout.write(
-      `${JSON.stringify(echoResults === undefined ? report : Object.assign({}, report, { echo: echoResults }), null, 2)}\n`,
+      `${JSON.stringify(echoResults === undefined ? report : Object.assign({}, report, { echo: echoResults, echoTargets: echoTargets(echoResults) }), null, 2)}\n`,
     );
   } else {
     process.stdout.write(renderReport(options, workloads, results, cpython, targets, load) + (executors?.text ?? ""));

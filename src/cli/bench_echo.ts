@@ -341,8 +341,61 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResul
   }
   if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
   if (options.print !== false)
-    process.stdout.write(options.json ? `${JSON.stringify({ echo: results }, null, 2)}\n` : renderEcho(results, client.note));
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify({ echo: results, echoTargets: echoTargets(results) }, null, 2)}\n`
+        : renderEcho(results, client.note),
+    );
   return results;
+}
+
+/** One target of the echo benchmark: a server's req/s over another's, in the same run. */
+export interface EchoTarget {
+  what: string;
+  size: number;
+  /** Ours over theirs; `null` when one of the two was not run. */
+  ratio: number | null;
+  goal: number;
+}
+
+/** The comparisons the native transports are built to win (see the README), as `[ours, theirs, goal]`. */
+const TARGETS: [ours: string, theirs: string, goal: number, sizes: number[]][] = [
+  ["protocol", "cpython-uvloop", 1.0, [1024]],
+  ["protocol", "cpython-asyncio", 1.0, [65536]],
+  ["streams", "cpython-uvloop-streams", 1.0, [1024, 65536]],
+  ["streams-generator", "cpython-uvloop-streams", 1.0, [1024, 65536]],
+  ["protocol", "c-epoll", 0.85, [1024, 65536]],
+  ["buffered", "c-epoll", 0.85, [1024, 65536]],
+];
+
+export function echoTargets(results: EchoResult[]): EchoTarget[] {
+  const rps = (server: string, size: number): number | null =>
+    results.find((r) => r.server === server && r.size === size)?.requestsPerSecond ?? null;
+  const label = (server: string): string => ECHO_SERVER_REGISTRY.find((e) => e.key === server)?.label ?? server;
+  const targets: EchoTarget[] = [];
+  for (const [ours, theirs, goal, sizes] of TARGETS) {
+    for (const size of sizes) {
+      const mine = rps(ours, size);
+      const other = rps(theirs, size);
+      if (mine === null && other === null) continue;
+      const ratio = mine === null || other === null ? null : mine / other;
+      targets.push({ what: `${label(ours)} vs ${label(theirs)}`, size, ratio, goal });
+    }
+  }
+  return targets;
+}
+
+function renderTargets(targets: EchoTarget[]): string[] {
+  if (targets.length === 0) return [];
+  const lines = ["targets (req/s ratios in this run):"];
+  for (const t of targets) {
+    const verdict =
+      t.ratio === null
+        ? "not run"
+        : `${t.ratio.toFixed(2)}x (goal >= ${t.goal.toFixed(2)}x): ${t.ratio >= t.goal ? "met" : "not met"}`;
+    lines.push(`  ${sizeText(t.size)}: ${t.what}: ${verdict}`);
+  }
+  return [...lines, ""];
 }
 
 function medianOf(values: number[]): number | null {
@@ -406,5 +459,6 @@ export function renderEcho(results: EchoResult[], clientNote?: string): string {
       .join("  ")
       .trimEnd();
   lines.push(format(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(format), "");
+  lines.push(...renderTargets(echoTargets(results)));
   return `${lines.join("\n")}\n`;
 }
