@@ -426,7 +426,8 @@ export class RetryCoro<T, S, X> extends Coro<T> {
     try {
       this._take();
       const now = this._ops.tryNow(this._subject, this._extra);
-      run = now === WOULD_WAIT ? NativeRetry.start(this._ops, this._subject, this._extra) : resolvedWith(now);
+      if (now === WOULD_WAIT) return NativeRetry.start(this._ops, this._subject, this._extra, onfulfilled, onrejected);
+      run = resolvedWith(now);
     } catch (error) {
       run = Promise.reject(error);
     }
@@ -487,11 +488,19 @@ function captureSettlers(resolve: (value: never) => void, reject: (error: unknow
   capturedReject = reject;
 }
 
+/** A `then` callback as given: a function, or anything else (which passes the outcome through). */
+type ThenCallback = ((value: never) => unknown) | null | undefined;
+
 /**
  * One `RetryCoro` awaited from an async function. It is woken as a task is
  * (`WAKE_TASK`: the future's completion puts it on the ready queue, where
  * the done callback of `_driveInline` would have been), runs its retry in
- * the awaiting task's context, and settles the Promise the `await` waits on.
+ * the awaiting task's context, and settles the `then()` it was started
+ * by: it calls `then`'s callbacks itself when it is done, which is always
+ * in a later loop iteration than the `then()` call (so never
+ * synchronously), and resolves the Promise `then()` returned with what
+ * they return. A Promise of its own, followed with `then(callbacks)`, cost
+ * one more Promise and one more microtask per `await reader.read()`.
  */
 class NativeRetry<T, S, X> implements Wakeable, Runnable {
   private readonly _owner: Task<unknown> | null;
@@ -503,8 +512,10 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
     private readonly _ops: RetryOps<T, S, X>,
     private readonly _subject: S,
     private readonly _extra: X,
-    private readonly _resolve: (value: T) => void,
+    private readonly _resolve: (value: unknown) => void,
     private readonly _reject: (error: unknown) => void,
+    private readonly _onFulfilled: ThenCallback,
+    private readonly _onRejected: ThenCallback,
   ) {
     const owner = (currentNativeOwner() as Task<unknown> | undefined) ?? null;
     this._owner = owner;
@@ -512,16 +523,28 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
     this._context = owner?._context ?? copyContext();
   }
 
-  /** Runs a `RetryCoro` awaited by native code on behalf of the awaiting task (as `_driveInline` runs a generator). */
-  static start<T, S, X>(ops: RetryOps<T, S, X>, subject: S, extra: X): Promise<T> {
-    const promise = new Promise<T>(captureSettlers);
-    const resolve = capturedResolve as (value: T) => void;
+  /**
+   * `then(onFulfilled, onRejected)` of a `RetryCoro` awaited by native code
+   * whose operation has to wait: runs it on behalf of the awaiting task (as
+   * `_driveInline` runs a generator) and returns what `then()` returns.
+   */
+  static start<T, S, X, R>(
+    ops: RetryOps<T, S, X>,
+    subject: S,
+    extra: X,
+    onFulfilled: ThenCallback,
+    onRejected: ThenCallback,
+  ): Promise<R> {
+    const promise = new Promise<R>(captureSettlers);
+    const resolve = capturedResolve as (value: unknown) => void;
     const reject = capturedReject as (error: unknown) => void;
     capturedResolve = capturedReject = null;
     try {
-      new NativeRetry(ops, subject, extra, resolve, reject)._wait();
+      new NativeRetry(ops, subject, extra, resolve, reject, onFulfilled, onRejected)._wait();
     } catch (error) {
+      // Thrown by then() itself (a wait that is not allowed): settled later, as a Promise's then would be.
       reject(error);
+      return promise.then(null, onRejected as (error: unknown) => R) as Promise<R>;
     }
     return promise;
   }
@@ -555,6 +578,7 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
     const owner = this._owner;
     owner?._awaitDone(future);
     this._ops.endWait(this._subject);
+    let value: T;
     try {
       // A cancellation requested meanwhile is thrown where the coroutine waited, as InlineDriver does.
       if (owner !== null && owner._mustCancel) {
@@ -567,10 +591,26 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
         this._wait();
         return;
       }
-      _markNativeWakeup();
-      this._resolve(now);
+      value = now;
     } catch (error) {
       _markNativeWakeup();
+      this._settle(this._onRejected, error, false);
+      return;
+    }
+    _markNativeWakeup();
+    this._settle(this._onFulfilled, value, true);
+  }
+
+  /** What a Promise's reaction does: the callback's result resolves `then()`'s Promise; without one the outcome passes. */
+  private _settle(callback: ThenCallback, outcome: unknown, fulfilled: boolean): void {
+    if (typeof callback !== "function") {
+      if (fulfilled) this._resolve(outcome);
+      else this._reject(outcome);
+      return;
+    }
+    try {
+      this._resolve(callback(outcome as never));
+    } catch (error) {
       this._reject(error);
     }
   }

@@ -106,6 +106,37 @@ test("read() waits for data, and read(-1) reads to EOF across many chunks larger
   });
 });
 
+test("read(n).then(f, g) called directly on a read that waits: f runs later, and its result or throw settles then()'s Promise", async () => {
+  await runVirtual(async () => {
+    const loop = asyncio.getRunningLoop();
+    const reader = new asyncio.StreamReader();
+    const order: string[] = [];
+    const mapped = reader.read(10).then((data) => {
+      order.push(`fulfilled ${text(data)}`);
+      return data.length;
+    });
+    order.push("then() returned");
+    loop.callLater(1, () => reader.feedData(b("abc")));
+    assert.equal(await mapped, 3, "then()'s Promise has what the callback returned");
+    const failing = reader.read(10).then(() => {
+      throw new Error("from the callback");
+    });
+    loop.callLater(1, () => reader.feedData(b("de")));
+    await assert.rejects(failing, /from the callback/);
+    // Without callbacks the value passes through; a failure goes to onRejected.
+    const passed = reader.read(10).then();
+    loop.callLater(1, () => reader.feedData(b("f")));
+    assert.equal(text((await passed) as Buffer), "f");
+    const rejected = reader.read(10).then(
+      () => "fulfilled",
+      (error: unknown) => `rejected ${(error as Error).message}`,
+    );
+    loop.callLater(1, () => reader.setException(new Error("boom")));
+    assert.equal(await rejected, "rejected boom", "a failed read goes to onRejected, whose result resolves then()");
+    assert.deepEqual(order, ["then() returned", "fulfilled abc"]);
+  });
+});
+
 test("bad counts: read(1.5) is a TypeError, readexactly(-1) a ValueError", async () => {
   await runVirtual(async () => {
     const reader = fed(["abc"]);
