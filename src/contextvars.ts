@@ -38,6 +38,16 @@ export class Context implements Iterable<ContextVar<unknown>> {
     }
   }
 
+  /** `run(fn)` without a rest-argument array: the loop's hot path. */
+  _run0<R>(fn: () => R): R {
+    const previous = this._enter();
+    try {
+      return fn();
+    } finally {
+      this._exit(previous);
+    }
+  }
+
   /** `run(fn, arg)` without a rest-argument array: the loop's hot path. */
   _run1<A, R>(fn: (arg: A) => R, arg: A): R {
     const previous = this._enter();

@@ -97,7 +97,8 @@ export class Handle {
     const callback = this._callback as Callback<unknown[]>;
     const args = this._args;
     try {
-      if (args === null) this._context.run(callback);
+      // No arguments (a watcher's reader, most callSoon calls): no rest array, no spread.
+      if (args === null || args.length === 0) this._context._run0(callback);
       else if (args.length === 1) this._context._run1(callback, args[0]);
       else this._context.run(callback, ...args);
     } catch (exception) {
