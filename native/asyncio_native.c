@@ -496,25 +496,19 @@ static bool get_whole_bytes(napi_env env, napi_value v, char **data, size_t *len
  * five, so a call costs less than recv/send with their offset, length and
  * flags.
  */
-static napi_value js_recv_buffer(napi_env env, napi_callback_info info) {
+static napi_value whole_buffer_io(napi_env env, napi_callback_info info, bool sending) {
   ARGS(2);
   int32_t fd;
   char *data;
   size_t len;
   if (!get_int(env, argv[0], &fd) || !get_whole_bytes(env, argv[1], &data, &len)) return NULL;
-  ssize_t n = SYS_RECV(fd, data, len, 0);
+  ssize_t n = sending ? SYS_SEND(fd, data, len, MSG_NOSIGNAL) : SYS_RECV(fd, data, len, 0);
   return make_int32(env, n < 0 ? -errno : (int32_t)n);
 }
 
-static napi_value js_send_buffer(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  int32_t fd;
-  char *data;
-  size_t len;
-  if (!get_int(env, argv[0], &fd) || !get_whole_bytes(env, argv[1], &data, &len)) return NULL;
-  ssize_t n = SYS_SEND(fd, data, len, MSG_NOSIGNAL);
-  return make_int32(env, n < 0 ? -errno : (int32_t)n);
-}
+static napi_value js_recv_buffer(napi_env env, napi_callback_info info) { return whole_buffer_io(env, info, false); }
+
+static napi_value js_send_buffer(napi_env env, napi_callback_info info) { return whole_buffer_io(env, info, true); }
 
 /*
  * recvPooled(fd, scratch, pool, offset) -> bytes received, or -errno: recv
