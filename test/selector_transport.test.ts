@@ -326,6 +326,15 @@ function checkKeptChunks(client: Collector, sent: Buffer[]): void {
     assert.equal(chunk.constructor, Buffer);
     assert.ok(Buffer.isBuffer(chunk.subarray(0, 1)));
   }
+  // A small chunk's pool cannot be transferred away from the receives still to come (Node 20 copies it, 22+ refuses).
+  const small = client.chunks.find((c) => c.length < 16 * 1024 && c.buffer.byteLength > c.length) as Buffer;
+  const length = small.buffer.byteLength;
+  try {
+    structuredClone(small, { transfer: [small.buffer as ArrayBuffer] });
+  } catch (error) {
+    assert.equal((error as Error).name, "DataCloneError");
+  }
+  assert.equal(small.buffer.byteLength, length, "the pool was not detached");
   // Every chunk kept since the first receive still holds its own bytes: later receives wrote elsewhere.
   assert.ok(client.received.equals(Buffer.concat(sent)), "the kept chunks hold what was sent, in order");
   assert.equal(client.chunks[0]?.toString("latin1", 0, 1), sent[0]?.toString("latin1", 0, 1));

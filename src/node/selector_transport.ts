@@ -15,6 +15,7 @@
  * connection (`transportBackendOf`).
  */
 import net from "node:net";
+import { markAsUntransferable } from "node:worker_threads";
 import type { BaseEventLoop } from "../base_events.js";
 import { type Context, copyContext } from "../contextvars.js";
 import type { AbstractEventLoop, Callback } from "../events.js";
@@ -68,7 +69,7 @@ function chunk(buffer: ArrayBuffer, offset: number, length: number): Buffer {
 const receive = {
   scratch: uninitialized(MAX_SIZE),
   scratchView: new Uint8Array(0),
-  pool: uninitialized(POOL_SIZE),
+  pool: poolBuffer(),
   poolView: new Uint8Array(0),
   poolOffset: 0,
 };
@@ -85,8 +86,19 @@ function newScratch(): void {
   receive.scratchView = new Uint8Array(receive.scratch);
 }
 
+/**
+ * A pool, marked untransferable as Node marks its own: a pool transferred
+ * to a worker (`postMessage(chunk.buffer, [chunk.buffer])`) would be
+ * detached here, under the chunks still to be handed out of it.
+ */
+function poolBuffer(): ArrayBuffer {
+  const pool = uninitialized(POOL_SIZE);
+  markAsUntransferable(pool);
+  return pool;
+}
+
 function newPool(): void {
-  receive.pool = uninitialized(POOL_SIZE);
+  receive.pool = poolBuffer();
   receive.poolView = new Uint8Array(receive.pool);
   receive.poolOffset = 0;
 }
