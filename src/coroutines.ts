@@ -68,13 +68,11 @@ export class Coro<T> implements Awaitable<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    let run: Promise<T>;
     try {
-      run = _driveInline(this[Symbol.iterator]());
+      return _driveInline(this[Symbol.iterator](), onfulfilled, onrejected) as Promise<R1 | R2>;
     } catch (error) {
-      run = Promise.reject(error);
+      return Promise.reject(error).then(onfulfilled, onrejected);
     }
-    return run.then(onfulfilled, onrejected);
   }
 
   toString(): string {

@@ -486,32 +486,79 @@ export function _isCoroutineLike(value: unknown): boolean {
   return typeof value === "function" || isGeneratorObject(value) || value instanceof Coro;
 }
 
+/** A `then` callback as given: a function, or anything else (the outcome then passes through). */
+export type ThenCallback = ((value: never) => unknown) | null | undefined;
+
 /**
- * Drives a generator coroutine awaited by native code (`await coro`) on
- * behalf of the task that awaits it: its steps see that task as current,
- * run in its context, and its cancellation reaches the generator.
+ * What a Promise's reaction does with a settled outcome: the callback's
+ * result (or throw) settles `then()`'s Promise through `resolve`/`reject`;
+ * without a callback the outcome passes through.
  */
-export function _driveInline<T>(gen: Coroutine<T>): Promise<T> {
+export function _settleThen(
+  callback: ThenCallback,
+  outcome: unknown,
+  fulfilled: boolean,
+  resolve: (value: unknown) => void,
+  reject: (error: unknown) => void,
+): void {
+  if (typeof callback !== "function") {
+    if (fulfilled) resolve(outcome);
+    else reject(outcome);
+    return;
+  }
+  try {
+    resolve(callback(outcome as never));
+  } catch (error) {
+    reject(error);
+  }
+}
+
+/**
+ * `then(onFulfilled, onRejected)` of a generator coroutine awaited by
+ * native code (`await coro`): drives it on behalf of the task that awaits
+ * it (its steps see that task as current, run in its context, and its
+ * cancellation reaches the generator). Once the generator has suspended,
+ * its end calls `then()`'s callbacks itself, in a later loop iteration,
+ * and resolves the returned Promise with what they return: a Promise of
+ * its own, followed with `then(callbacks)`, cost one more Promise and one
+ * more microtask per `await`. A generator that ends without suspending is
+ * settled through a Promise, since `then()` must not call back before it
+ * returns.
+ */
+export function _driveInline(gen: Coroutine<unknown>, onFulfilled: ThenCallback, onRejected: ThenCallback): Promise<unknown> {
   const owner = currentNativeOwner() as Task<unknown> | undefined;
   const loop = owner?._loop ?? getRunningLoop();
   const context = owner?._context ?? copyContext();
-  return new Promise<T>((resolve, reject) => {
-    const driver = new InlineDriver(gen, owner ?? null, loop, context, resolve, reject);
-    driver._advance(NO_EXC);
+  let resolvePromise: (value: unknown) => void = noop;
+  let rejectPromise: (error: unknown) => void = noop;
+  const promise = new Promise<unknown>((resolve, reject) => {
+    resolvePromise = resolve;
+    rejectPromise = reject;
   });
+  const driver = new InlineDriver(gen, owner ?? null, loop, context, resolvePromise, rejectPromise, onFulfilled, onRejected);
+  driver._advance(NO_EXC);
+  return driver._early ?? promise;
 }
 
+function noop(): void {}
+
 /** One generator driven inline for an awaiting task; see `_driveInline`. */
-class InlineDriver<T> {
+class InlineDriver {
   private readonly _onReady: () => void;
+  /** Set once the generator has suspended: from then on its end settles `then()` directly. */
+  private _suspended = false;
+  /** A generator that ended within `then()`: the Promise `then()` returns instead. */
+  _early: Promise<unknown> | null = null;
 
   constructor(
-    private readonly _gen: Coroutine<T>,
+    private readonly _gen: Coroutine<unknown>,
     private readonly _owner: Task<unknown> | null,
     private readonly _loop: AbstractEventLoop,
     private readonly _context: Context,
-    private readonly _resolve: (value: T) => void,
+    private readonly _resolve: (value: unknown) => void,
     private readonly _reject: (error: unknown) => void,
+    private readonly _onFulfilled: ThenCallback,
+    private readonly _onRejected: ThenCallback,
   ) {
     this._onReady = () => this._step(NO_EXC);
   }
@@ -534,21 +581,36 @@ class InlineDriver<T> {
   /** Runs the generator to its next suspension, or to its end. */
   _advance(exc: StepArg): void {
     const owner = this._owner;
-    let step: IteratorResult<unknown, T>;
+    let step: IteratorResult<unknown, unknown>;
     const previous = swapCurrentTask(owner);
     try {
       step = this._context.run(advance, this._gen, exc);
     } catch (error) {
       _markNativeWakeup();
-      this._reject(error);
+      this._finish(error, false);
       return;
     } finally {
       swapCurrentTask(previous);
     }
     if (step.done === true) {
       _markNativeWakeup();
-      this._resolve(step.value);
-    } else this._suspend(step.value);
+      this._finish(step.value, true);
+    } else {
+      this._suspended = true;
+      this._suspend(step.value);
+    }
+  }
+
+  private _finish(outcome: unknown, fulfilled: boolean): void {
+    if (!this._suspended) {
+      const settled = fulfilled ? Promise.resolve(outcome) : Promise.reject(outcome);
+      this._early = settled.then(
+        this._onFulfilled as (value: unknown) => unknown,
+        this._onRejected as (error: unknown) => unknown,
+      );
+      return;
+    }
+    _settleThen(fulfilled ? this._onFulfilled : this._onRejected, outcome, fulfilled, this._resolve, this._reject);
   }
 
   private _suspend(yielded: unknown): void {

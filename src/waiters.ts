@@ -31,7 +31,7 @@ import type { Coroutine, Future, Wakeable } from "./futures.js";
 import { HandWrittenCoroutine, WAKE_TASK } from "./futures.js";
 import { _markNativeWakeup, currentNativeOwner } from "./native_scope.js";
 import type { Task } from "./tasks.js";
-import { _driveInline } from "./tasks.js";
+import { _driveInline, _settleThen, type ThenCallback } from "./tasks.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -318,7 +318,8 @@ export class FastPathCoro<T, S = undefined, X = undefined> extends Coro<T> {
     try {
       const start = this._start();
       const now = this._tryNow(this._subject, this._extra);
-      run = now === WOULD_WAIT ? _driveInline(start(this._subject, this._extra)) : resolvedWith(now);
+      if (now === WOULD_WAIT) return _driveInline(start(this._subject, this._extra), onfulfilled, onrejected) as Promise<R1 | R2>;
+      run = resolvedWith(now);
     } catch (error) {
       run = Promise.reject(error);
     }
@@ -488,9 +489,6 @@ function captureSettlers(resolve: (value: never) => void, reject: (error: unknow
   capturedReject = reject;
 }
 
-/** A `then` callback as given: a function, or anything else (which passes the outcome through). */
-type ThenCallback = ((value: never) => unknown) | null | undefined;
-
 /**
  * One `RetryCoro` awaited from an async function. It is woken as a task is
  * (`WAKE_TASK`: the future's completion puts it on the ready queue, where
@@ -601,18 +599,8 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
     this._settle(this._onFulfilled, value, true);
   }
 
-  /** What a Promise's reaction does: the callback's result resolves `then()`'s Promise; without one the outcome passes. */
   private _settle(callback: ThenCallback, outcome: unknown, fulfilled: boolean): void {
-    if (typeof callback !== "function") {
-      if (fulfilled) this._resolve(outcome);
-      else this._reject(outcome);
-      return;
-    }
-    try {
-      this._resolve(callback(outcome as never));
-    } catch (error) {
-      this._reject(error);
-    }
+    _settleThen(callback, outcome, fulfilled, this._resolve, this._reject);
   }
 }
 

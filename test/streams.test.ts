@@ -137,6 +137,44 @@ test("read(n).then(f, g) called directly on a read that waits: f runs later, and
   });
 });
 
+test("a generator coroutine's then(f, g) called directly: f runs after then() returns, suspended or not, and settles its Promise", async () => {
+  await runVirtual(async () => {
+    const order: string[] = [];
+    const quick = asyncio.coroutine(function* () {
+      return 1;
+    });
+    const slow = asyncio.coroutine(function* () {
+      yield* asyncio.sleep(1);
+      return 2;
+    });
+    const failing = asyncio.coroutine(function* () {
+      yield* asyncio.sleep(1);
+      throw new Error("from the coroutine");
+    });
+    const a = quick().then((v) => {
+      order.push(`quick ${v}`);
+      return v * 10;
+    });
+    const b = slow().then((v) => {
+      order.push(`slow ${v}`);
+      return v * 10;
+    });
+    const c = failing().then(
+      () => "fulfilled",
+      (error: unknown) => `rejected ${(error as Error).message}`,
+    );
+    const d = slow().then(() => {
+      throw new Error("from the callback");
+    });
+    order.push("then() returned");
+    assert.equal(await a, 10);
+    assert.equal(await b, 20);
+    assert.equal(await c, "rejected from the coroutine");
+    await assert.rejects(d, /from the callback/);
+    assert.deepEqual(order, ["then() returned", "quick 1", "slow 2"]);
+  });
+});
+
 test("bad counts: read(1.5) is a TypeError, readexactly(-1) a ValueError", async () => {
   await runVirtual(async () => {
     const reader = fed(["abc"]);
