@@ -140,6 +140,7 @@ test("read(n).then(f, g) called directly on a read that waits: f runs later, and
 test("a generator coroutine's then(f, g) called directly: f runs after then() returns, suspended or not, and settles its Promise", async () => {
   await runVirtual(async () => {
     const order: string[] = [];
+    // biome-ignore lint/correctness/useYield: a coroutine that ends without suspending
     const quick = asyncio.coroutine(function* () {
       return 1;
     });
