@@ -115,15 +115,23 @@ static bool get_int64(napi_env env, napi_value v, int64_t *out) {
   return false;
 }
 
-/* The bytes [offset, offset + length) of a Uint8Array (or any TypedArray/Buffer), bounds-checked. */
-static bool get_bytes(napi_env env, napi_value v, napi_value voff, napi_value vlen, char **data, size_t *len) {
+/* The whole of a Uint8Array (or Buffer): one N-API query, no ArrayBuffer handle. */
+static bool get_whole_bytes(napi_env env, napi_value v, char **data, size_t *len) {
   napi_typedarray_type type;
-  size_t count = 0, byte_offset = 0;
   void *base = NULL;
-  if (napi_get_typedarray_info(env, v, &type, &count, &base, NULL, &byte_offset) != napi_ok || type != napi_uint8_array) {
+  if (napi_get_typedarray_info(env, v, &type, len, &base, NULL, NULL) != napi_ok || type != napi_uint8_array) {
     napi_throw_type_error(env, NULL, "asyncio_native: expected a Uint8Array");
     return false;
   }
+  *data = (char *)base;
+  return true;
+}
+
+/* The bytes [offset, offset + length) of a Uint8Array (or Buffer), bounds-checked. */
+static bool get_bytes(napi_env env, napi_value v, napi_value voff, napi_value vlen, char **data, size_t *len) {
+  char *base;
+  size_t count;
+  if (!get_whole_bytes(env, v, &base, &count)) return false;
   int64_t off = 0, n = (int64_t)count;
   if (voff != NULL && !get_int64(env, voff, &off)) return false;
   if (vlen != NULL && !get_int64(env, vlen, &n)) return false;
@@ -131,7 +139,7 @@ static bool get_bytes(napi_env env, napi_value v, napi_value voff, napi_value vl
     napi_throw_range_error(env, NULL, "asyncio_native: offset/length outside the buffer");
     return false;
   }
-  *data = (char *)base + off;
+  *data = base + off;
   *len = (size_t)n;
   return true;
 }
@@ -476,18 +484,6 @@ static napi_value js_accept(napi_env env, napi_callback_info info) {
 #define SYS_RECV(fd, buf, len, flags) recv((fd), (buf), (len), (flags))
 #define SYS_SEND(fd, buf, len, flags) send((fd), (buf), (len), (flags))
 #endif
-
-/* The whole of a Uint8Array (or Buffer): one N-API query, no ArrayBuffer handle. */
-static bool get_whole_bytes(napi_env env, napi_value v, char **data, size_t *len) {
-  napi_typedarray_type type;
-  void *base = NULL;
-  if (napi_get_typedarray_info(env, v, &type, len, &base, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "asyncio_native: expected a Uint8Array");
-    return false;
-  }
-  *data = (char *)base;
-  return true;
-}
 
 /*
  * recvBuffer(fd, buf) -> bytes received into buf (at most its length), or

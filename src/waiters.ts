@@ -592,15 +592,11 @@ class NativeRetry<T, S, X> implements Wakeable, Runnable {
       value = now;
     } catch (error) {
       _markNativeWakeup();
-      this._settle(this._onRejected, error, false);
+      _settleThen(this._onRejected, error, false, this._resolve, this._reject);
       return;
     }
     _markNativeWakeup();
-    this._settle(this._onFulfilled, value, true);
-  }
-
-  private _settle(callback: ThenCallback, outcome: unknown, fulfilled: boolean): void {
-    _settleThen(callback, outcome, fulfilled, this._resolve, this._reject);
+    _settleThen(this._onFulfilled, value, true, this._resolve, this._reject);
   }
 }
 

@@ -144,7 +144,7 @@ export interface EchoResult {
   /** The server's CPU time per request (µs): unlike req/s, it does not depend on what else the machine runs. */
   serverCpuMicros?: number | null;
   /** The CPUs the server and the client ran on (`null`: not pinned). */
-  pinning: { server: string; client: string } | null;
+  pinning: CpuPinning | null;
   /** The client that made the load (`c` or `node`). */
   client: EchoClientKind;
   note?: string;
@@ -184,6 +184,12 @@ function cpuSeconds(pid: number | undefined): number | null {
   }
 }
 
+/** The CPUs (as `taskset -c` takes them) of the server and of the client. */
+export interface CpuPinning {
+  server: string;
+  client: string;
+}
+
 /**
  * The CPUs the server and the client are pinned to (Linux, `taskset`, at
  * least two CPUs allowed): the first two this process may run on. Pinned,
@@ -191,7 +197,7 @@ function cpuSeconds(pid: number | undefined): number | null {
  * rounds, which made one server's req/s vary by a third from run to run.
  * `null` where pinning is not possible; the processes then run unpinned.
  */
-function cpuPinning(): { server: string; client: string } | null {
+function cpuPinning(): CpuPinning | null {
   if (process.platform !== "linux") return null;
   let allowed: number[];
   try {
@@ -281,6 +287,7 @@ async function measure(
   load: EchoLoad,
   options: EchoBenchOptions,
   client: { kind: EchoClientKind; file: string; args: string[] },
+  pinning: CpuPinning | null,
 ): Promise<EchoResult> {
   const base = {
     server: entry.key,
@@ -288,14 +295,14 @@ async function measure(
     size: load.size,
     connections: load.connections,
     client: client.kind,
-    pinning: options.pinning ?? null,
+    pinning,
   };
   const command = entry.command(options);
   if ("unavailable" in command) return { ...base, requestsPerSecond: null, note: command.unavailable };
-  const server = pinned(command, options.pinning?.server);
+  const server = pinned(command, pinning?.server);
   const { child, port } = await startServer(server.file, server.args, command.env);
   try {
-    const { requests, seconds, serverCpu } = await runClient(pinned(client, options.pinning?.client), port, load, child.pid);
+    const { requests, seconds, serverCpu } = await runClient(pinned(client, pinning?.client), port, load, child.pid);
     const cpuPerRequest = serverCpu === null || requests === 0 ? null : (serverCpu / requests) * 1e6;
     return { ...base, requestsPerSecond: requests / seconds, serverCpuMicros: cpuPerRequest };
   } finally {
@@ -315,8 +322,6 @@ export interface EchoBenchOptions {
   python?: string | null | undefined;
   /** The load's client: `c` (the default; the Node client where no `cc` works) or `node`. */
   client?: EchoClientKind;
-  /** The CPUs of the server and the client (set by `runEchoBench`). */
-  pinning?: { server: string; client: string } | null;
   /** Print the table or JSON (default `true`); `false` only returns the results. */
   print?: boolean;
 }
@@ -327,14 +332,14 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResul
   const results: EchoResult[] = [];
   const rounds = Math.max(1, options.repeat ?? 1);
   const client = clientCommand(options.client);
-  options = { ...options, pinning: cpuPinning() };
+  const pinning = cpuPinning();
   for (const load of echoLoads(options.scale)) {
     const samples = new Map<string, EchoResult[]>(entries.map((e) => [e.key, []]));
     for (let round = 0; round < rounds; round++) {
       for (const entry of entries) {
         if (process.stderr.isTTY)
           process.stderr.write(`\r\x1b[K  running echo: ${entry.label} (${load.size} B, round ${round + 1})`);
-        samples.get(entry.key)?.push(await measure(entry, load, options, client));
+        samples.get(entry.key)?.push(await measure(entry, load, options, client, pinning));
       }
     }
     for (const entry of entries) results.push(medianResult(samples.get(entry.key) ?? []));
@@ -417,7 +422,7 @@ function sizeText(size: number): string {
   return size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
 }
 
-function pinningNote(pinning: { server: string; client: string } | null | undefined): string {
+function pinningNote(pinning: CpuPinning | null | undefined): string {
   return pinning === null || pinning === undefined
     ? "server and client not pinned to CPUs (needs Linux, taskset and two CPUs)"
     : `server pinned to CPU ${pinning.server}, client to CPU ${pinning.client}`;

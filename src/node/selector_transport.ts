@@ -66,15 +66,15 @@ function chunk(buffer: ArrayBuffer, offset: number, length: number): Buffer {
  * `scratch` itself, and a new scratch buffer is made: no copy of 64 KiB
  * per receive, and no 64 KiB buffer held per idle connection.
  */
+const firstScratch = uninitialized(MAX_SIZE);
+const firstPool = poolBuffer();
 const receive = {
-  scratch: uninitialized(MAX_SIZE),
-  scratchView: new Uint8Array(0),
-  pool: poolBuffer(),
-  poolView: new Uint8Array(0),
+  scratch: firstScratch,
+  scratchView: new Uint8Array(firstScratch),
+  pool: firstPool,
+  poolView: new Uint8Array(firstPool),
   poolOffset: 0,
 };
-receive.scratchView = new Uint8Array(receive.scratch);
-receive.poolView = new Uint8Array(receive.pool);
 
 /** An ArrayBuffer of its own, not zero-filled (`new ArrayBuffer` fills 64 KiB with zeros, about 10 us). */
 function uninitialized(size: number): ArrayBuffer {
