@@ -87,6 +87,9 @@ function dispatchReports(reports: Int32Array, count: number): void {
   if (failed) throw failure;
 }
 
+/** The libuv events that wake a reader (UV_READABLE | UV_DISCONNECT, as the addon reports them). */
+const READ_EVENTS = 1 | 4;
+
 /** Every descriptor watched in this thread, by number: libuv allows one poll handle per descriptor. */
 const watchedFds = new Map<number, FdEntry>();
 
@@ -94,6 +97,11 @@ const watchedFds = new Map<number, FdEntry>();
 class FdEntry implements Runnable {
   reader: Handle | null = null;
   writer: Handle | null = null;
+  /**
+   * Runs at the report, in the poll phase, for a reader that receives
+   * ahead (a native transport, see `addReader`). Null without a reader.
+   */
+  prefetch: (() => void) | null = null;
   /**
    * Kept, idle, once its reader and writer are gone: the descriptor belongs
    * to a `socket.Socket` that the loop's sock* methods wait on again and
@@ -180,6 +188,8 @@ class FdEntry implements Runnable {
       addon().pollStart(this._watcher, 0);
       this._polling = 0;
       this._paused = true;
+    } else if (this.prefetch !== null && status >= 0 && (events & READ_EVENTS) !== 0) {
+      this.prefetch();
     }
     if (this._queued || loop.isClosed()) return;
     this._queued = true;
@@ -251,9 +261,18 @@ export class FdWatch {
     byLoop.delete(loop);
   }
 
-  /** Watches `fd` for reading; returns the handle (CPython's `_add_reader`). */
-  addReader(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false): Handle {
-    return this._add(fd, callback, args, "reader", keep);
+  /**
+   * Watches `fd` for reading; returns the handle (CPython's `_add_reader`).
+   * `prefetch`, if given, runs as soon as the descriptor is reported
+   * readable, in the poll phase, before the loop iteration that runs the
+   * reader: a native transport receives there, so that one poll's receives
+   * all happen before its protocols' replies are sent (see
+   * `SelectorSocketTransport._prefetch`).
+   */
+  addReader(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false, prefetch?: () => void): Handle {
+    const handle = this._add(fd, callback, args, "reader", keep);
+    (this._entries.get(fd) as FdEntry).prefetch = prefetch ?? null;
+    return handle;
   }
 
   /** Watches `fd` for writing; `keep`: the descriptor is a `socket.Socket`'s (see `FdEntry.keep`). */
@@ -310,6 +329,7 @@ export class FdWatch {
     if (entry === undefined) return false;
     const handle = entry[side];
     entry[side] = null;
+    if (side === "reader") entry.prefetch = null;
     if (entry.reader === null && entry.writer === null && !entry.keep) this._drop(entry);
     else entry.update();
     if (handle === null) return false;

@@ -181,6 +181,12 @@ export class SelectorSocketTransport extends FlowControlTransport {
   private _lastFd: number;
   /** Futures of `_drained()`. */
   private _emptyWaiters: Future<void>[] = [];
+  /**
+   * What `_prefetch` received and the reader has not delivered yet: a
+   * chunk, or the receive's result when it was not data (0: end of file;
+   * -errno). Always older than anything still in the kernel.
+   */
+  private _received: Buffer | number | null = null;
 
   constructor(loop: AbstractEventLoop, sock: Socket, protocol: BaseProtocol, options: SelectorTransportOptions = {}) {
     const socket = new TransportSocket(sock);
@@ -218,65 +224,137 @@ export class SelectorSocketTransport extends FlowControlTransport {
   };
 
   private _addReader(): void {
-    this._watch.addReader(this._fd, this._readReady, [], true);
+    this._watch.addReader(this._fd, this._readReady, [], true, this._prefetch);
   }
+
+  /**
+   * Receives as soon as the poll reports the socket readable, before the
+   * loop iteration whose reader delivers it (`_readReady`). One poll then
+   * does all its receives first and its protocols' replies after, in a
+   * burst, as uvloop's queued writes do: interleaving each receive with a
+   * reply woke a fast peer for nearly every reply (a peer that keeps up
+   * sleeps between them), and the wakeup is the sender's cost: with this
+   * order the echo benchmark's client woke about half as often and the
+   * server served about 10 % more requests. `write()` still sends at
+   * once. A BufferedProtocol receives in the iteration: its `getBuffer()`
+   * is the protocol's code.
+   */
+  private readonly _prefetch = (): void => {
+    if (this._buffered || this._received !== null || this._paused || this._closing) return;
+    this._received = this._receive();
+  };
 
   private readonly _readReady = (): void => {
     if (this._connLost > 0) return;
-    if (this._buffered) this._readIntoProtocol();
-    else this._readData();
+    const received = this._received;
+    if (received !== null) {
+      this._received = null;
+      this._deliver(received);
+    } else if (this._buffered) {
+      this._readIntoProtocol();
+    } else {
+      this._deliver(this._receive());
+    }
   };
 
-  private _readData(): void {
+  /** `resumeReading()` with a chunk received ahead: it is delivered first, in a callback of its own. */
+  private readonly _deliverReceived = (): void => {
+    if (this._received === null || this._paused || this._closing) return;
+    const received = this._received;
+    this._received = null;
+    this._deliver(received);
+  };
+
+  /** One receive: a chunk, or the result that was not data (0, -errno). */
+  private _receive(): Buffer | number {
     const native = this._native;
     const limit = native.RECV_COPY_LIMIT;
     const r = receive;
     if (POOL_SIZE - r.poolOffset < limit) newPool();
     const n = native.recvPooled(this._fd, r.scratchView, r.poolView, r.poolOffset);
-    if (n > 0) {
-      let data: Buffer;
-      if (n < limit) {
-        data = chunk(r.pool, r.poolOffset, n);
-        r.poolOffset = (r.poolOffset + n + 7) & ~7; // 8-byte aligned, as Node aligns its pool
-      } else {
-        data = chunk(r.scratch, 0, n);
-        newScratch();
-      }
+    if (n <= 0) return n;
+    if (n < limit) {
+      const data = chunk(r.pool, r.poolOffset, n);
+      r.poolOffset = (r.poolOffset + n + 7) & ~7; // 8-byte aligned, as Node aligns its pool
+      return data;
+    }
+    const data = chunk(r.scratch, 0, n);
+    newScratch();
+    return data;
+  }
+
+  private _deliver(received: Buffer | number): void {
+    if (typeof received === "number") this._readFailed(received);
+    else if (this._buffered) this._copyIntoProtocol(received);
+    else {
       try {
-        (this._protocol as Protocol).dataReceived(data);
+        (this._protocol as Protocol).dataReceived(received);
       } catch (error) {
         this._fatalError(error, "Fatal error: protocol.dataReceived() call failed.");
       }
-      return;
     }
+  }
+
+  /** A receive that brought no data: end of file, an error, or nothing after all. */
+  private _readFailed(n: number): void {
     if (n === 0) this._readReadyOnEof();
-    else if (!mustWait(native, n)) this._fatalError(errnoError(-n, "recv"), "Fatal read error on socket transport");
+    else if (!mustWait(this._native, n)) this._fatalError(errnoError(-n, "recv"), "Fatal read error on socket transport");
   }
 
   /** BufferedProtocol: the protocol's own buffer is what the kernel writes into. */
   private _readIntoProtocol(): void {
-    const protocol = this._protocol as BufferedProtocol;
-    let buffer: Uint8Array;
+    const buffer = this._protocolBuffer(-1);
+    if (buffer === null) return;
+    const n = this._native.recvBuffer(this._fd, buffer);
+    if (n > 0) this._bufferUpdated(n);
+    else this._readFailed(n);
+  }
+
+  /**
+   * A chunk received ahead for a protocol that became a BufferedProtocol
+   * since (`setProtocol`): copied into as many of its buffers as it takes.
+   * What the protocol does not take now (it paused reading, or changed
+   * again) stays first in line.
+   */
+  private _copyIntoProtocol(data: Buffer): void {
+    let offset = 0;
+    while (offset < data.length) {
+      const buffer = this._protocolBuffer(data.length - offset);
+      if (buffer === null) return;
+      const n = Math.min(buffer.length, data.length - offset);
+      buffer.set(data.subarray(offset, offset + n));
+      offset += n;
+      if (!this._bufferUpdated(n) || this._closing) return;
+      if (offset < data.length && (this._paused || !this._buffered)) {
+        this._received = data.subarray(offset);
+        if (!this._paused) this._loop._callSoonInContext(this._context, this._deliverReceived, null);
+        return;
+      }
+    }
+  }
+
+  /** The BufferedProtocol's `getBuffer(sizehint)`, checked; null after a fatal error. */
+  private _protocolBuffer(sizehint: number): Uint8Array | null {
     try {
-      buffer = protocol.getBuffer(-1);
+      const buffer = (this._protocol as BufferedProtocol).getBuffer(sizehint);
       if (!(buffer instanceof Uint8Array)) throw new TypeError(`getBuffer() must return a Uint8Array, not ${typeof buffer}`);
       if (buffer.length === 0) throw new RuntimeError("getBuffer() returned an empty buffer");
+      return buffer;
     } catch (error) {
       this._fatalError(error, "Fatal error: protocol.getBuffer() call failed.");
-      return;
+      return null;
     }
-    const native = this._native;
-    const n = native.recvBuffer(this._fd, buffer);
-    if (n > 0) {
-      try {
-        protocol.bufferUpdated(n);
-      } catch (error) {
-        this._fatalError(error, "Fatal error: protocol.bufferUpdated() call failed.");
-      }
-      return;
+  }
+
+  /** The BufferedProtocol's `bufferUpdated(n)`; false after a fatal error. */
+  private _bufferUpdated(n: number): boolean {
+    try {
+      (this._protocol as BufferedProtocol).bufferUpdated(n);
+      return true;
+    } catch (error) {
+      this._fatalError(error, "Fatal error: protocol.bufferUpdated() call failed.");
+      return false;
     }
-    if (n === 0) this._readReadyOnEof();
-    else if (!mustWait(native, n)) this._fatalError(errnoError(-n, "recv"), "Fatal read error on socket transport");
   }
 
   private _readReadyOnEof(): void {
@@ -314,6 +392,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
   resumeReading(): void {
     if (this._closing || !this._paused) return;
     this._paused = false;
+    if (this._received !== null) this._loop._callSoonInContext(this._context, this._deliverReceived, null);
     // After the peer's end of file there is nothing to read (and eofReceived must not come twice).
     if (!this._readEof) this._addReader();
     if (this._loop.getDebug()) logger.debug(`${this} resumes reading`);
@@ -445,6 +524,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
   close(): void {
     if (this._closing) return;
     this._closing = true;
+    this._received = null; // no more data is received (CPython leaves it in the kernel)
     this._watch.removeReader(this._fd);
     if (this._bufferSize === 0) {
       this._connLost++;
@@ -478,6 +558,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
     }
     if (!this._closing) {
       this._closing = true;
+      this._received = null;
       this._watch.removeReader(this._fd);
     }
     this._connLost++;
@@ -514,9 +595,10 @@ export class SelectorSocketTransport extends FlowControlTransport {
    * TLS hook (`startTls`, tls.ts): gives the live descriptor to a paused
    * Node socket for the TLS layer, which runs on Node's `tls`. This
    * transport is done from then on, without `connectionLost` (its protocol
-   * goes on with the TLS transport). Nothing was received and not
-   * delivered (reads are delivered as they happen), and a write buffer
-   * that is not empty is refused rather than reordered.
+   * goes on with the TLS transport). A chunk received ahead and not yet
+   * delivered (`_prefetch`) goes back into the Node socket, where the TLS
+   * layer reads it first; a write buffer that is not empty is refused
+   * rather than reordered.
    */
   _detachForTls(): { sock: net.Socket; server: TransportOwner | null } {
     if (this._closing || this._lost || this._eof || this._readEof) {
@@ -525,6 +607,11 @@ export class SelectorSocketTransport extends FlowControlTransport {
     if (this._bufferSize > 0) {
       throw new RuntimeError(`${this} still has ${this._bufferSize} bytes to send: startTls() needs its writes sent first`);
     }
+    const received = this._received;
+    if (typeof received === "number" && !mustWait(this._native, received)) {
+      throw new RuntimeError(`the peer of ${this} closed the connection: startTls() needs a live connection`);
+    }
+    this._received = null;
     this._watch.removeReader(this._fd);
     this._closing = true;
     this._lost = true;
@@ -533,6 +620,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
     const fd = this._sock.detach();
     const sock = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
     sock.pause();
+    if (received !== null && typeof received !== "number") sock.unshift(received);
     return { sock, server: this._server };
   }
 
