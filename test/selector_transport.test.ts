@@ -5,12 +5,17 @@
  * (`transportBackend`, `ASYNCIO_TS_TRANSPORTS`), the write buffer holding
  * only what the kernel refused and draining in order (writev), writeEof
  * after buffered data, abort dropping the buffer, and a BufferedProtocol
- * whose own buffer receives the bytes; each in both coroutine styles.
+ * whose own buffer receives the bytes, chunks received in the poll phase and
+ * held (pause, setProtocol, close, startTls); each in both coroutine styles.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { Duplex } from "node:stream";
 import { test } from "node:test";
+import tls from "node:tls";
 import * as asyncio from "asyncio-ts";
 import { Collector, EchoProtocol, runNet } from "./net_helpers.js";
+import { makeTestCerts } from "./tls_certs.js";
 
 function portOf(server: asyncio.AbstractServer): number {
   return ((server as asyncio.Server).sockets[0] as asyncio.TransportSocket).getsockname().at(1) as number;
@@ -386,4 +391,273 @@ test("received chunks keep their own bytes: small ones share a pool, large ones 
     server.close();
     await server.waitClosed();
   });
+});
+
+// ---- receives made in the poll phase, delivered in the iteration ----------------
+
+/** Blocks the thread: what the peers send meanwhile is in the kernel when the loop polls next. */
+function blockThread(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+interface SiblingGroup {
+  members: Sibling[];
+  onFirst: ((other: Sibling) => void) | null;
+}
+
+/** A server protocol; the first of its group to receive data calls `onFirst` with the other one. */
+class Sibling extends Collector {
+  constructor(private readonly group: SiblingGroup) {
+    super();
+    group.members.push(this);
+  }
+  override dataReceived(data: Buffer): void {
+    const onFirst = this.group.onFirst;
+    this.group.onFirst = null;
+    super.dataReceived(data);
+    onFirst?.(this.group.members.find((member) => member !== this) as Sibling);
+  }
+}
+
+/** Whether the transport holds a chunk received ahead and not delivered yet (the scenario's precondition). */
+function holdsReceived(transport: asyncio.Transport | null): boolean {
+  return (transport as unknown as { _received: unknown })._received !== null;
+}
+
+interface OnePoll {
+  server: asyncio.AbstractServer;
+  clients: asyncio.Transport[];
+  /** The server protocol that received second, and the client it talks to. */
+  other: Sibling;
+  otherPeer: asyncio.Transport;
+}
+
+interface OnePollOptions {
+  /** The protocol of client `i` (a Collector by default). */
+  clientProtocol?: (i: number) => asyncio.Protocol;
+  /** Waited for, with the connections, before sending. */
+  ready?: () => boolean;
+  /** Sends on both clients, in their order (by default "first" on each). */
+  send?: (clients: asyncio.Transport[]) => void;
+}
+
+/**
+ * Two connections whose server sockets both become readable before one
+ * poll: both chunks are received in the poll phase, and the first
+ * protocol to get its chunk calls `onFirst` on the other one, whose chunk
+ * is received but not delivered yet.
+ */
+function* sendInOnePoll(onFirst: (other: Sibling) => void, options: OnePollOptions = {}): asyncio.Coroutine<OnePoll> {
+  const loop = asyncio.getRunningLoop();
+  const group: SiblingGroup = { members: [], onFirst: null };
+  const server = yield* loop.createServer(() => new Sibling(group), { host: "127.0.0.1", port: 0 });
+  const clients: asyncio.Transport[] = [];
+  for (let i = 0; i < 2; i++) {
+    const factory = () => options.clientProtocol?.(i) ?? new Collector();
+    const [client] = yield* loop.createConnection(factory, { host: "127.0.0.1", port: portOf(server) });
+    clients.push(client);
+  }
+  const ready = options.ready ?? (() => true);
+  while (group.members.length < 2 || group.members.some((member) => member.transport === null) || !ready()) {
+    yield* asyncio.sleep(0.001);
+  }
+  let other: Sibling | null = null;
+  group.onFirst = (sibling) => {
+    assert.ok(holdsReceived(sibling.transport), "the other chunk was received in the same poll phase");
+    other = sibling;
+    onFirst(sibling);
+  };
+  if (options.send !== undefined) options.send(clients);
+  else for (const client of clients) client.write(Buffer.from("first"));
+  blockThread(50);
+  while (other === null) yield* asyncio.sleep(0.001);
+  const found = other as Sibling;
+  const port = ((found.transport as asyncio.Transport).getExtraInfo("peername") as [string, number])[1];
+  const otherPeer = clients.find((client) => (client.getExtraInfo("sockname") as [string, number])[1] === port);
+  return { server, clients, other: found, otherPeer: otherPeer as asyncio.Transport };
+}
+
+function* closeOnePoll(poll: OnePoll): asyncio.Coroutine<void> {
+  for (const client of poll.clients) client.close();
+  poll.server.close();
+  yield* poll.server.waitClosed();
+}
+
+test("a chunk received ahead and held by pauseReading comes first at resumeReading (generator coroutine)", async () => {
+  await runNet(function* () {
+    const poll = yield* sendInOnePoll((other) => other.transport?.pauseReading());
+    const { other, otherPeer } = poll;
+    otherPeer.write(Buffer.from("second"));
+    yield* asyncio.sleep(0.05);
+    assert.equal(other.size, 0, "nothing is delivered while paused");
+    assert.equal(other.transport?.isReading(), false);
+    other.transport?.resumeReading();
+    yield* other.until(11);
+    assert.equal(other.received.toString(), "firstsecond");
+    yield* closeOnePoll(poll);
+  });
+});
+
+test("a chunk received ahead and held by pauseReading comes first at resumeReading (async function)", async () => {
+  await runNet(async () => {
+    const poll = await asyncio.coroutine(sendInOnePoll)((other) => other.transport?.pauseReading());
+    const { other, otherPeer } = poll;
+    await asyncio.sleep(0.05);
+    assert.equal(other.size, 0, "nothing is delivered while paused");
+    other.transport?.resumeReading();
+    other.transport?.pauseReading(); // paused again before the held chunk's callback ran: it waits on
+    await asyncio.sleep(0.02);
+    assert.equal(other.size, 0);
+    other.transport?.resumeReading();
+    await other.until(5);
+    otherPeer.write(Buffer.from("second"));
+    await other.until(11);
+    assert.equal(other.received.toString(), "firstsecond");
+    await asyncio.coroutine(closeOnePoll)(poll);
+  });
+});
+
+/** Takes bytes `size` at a time; pauses reading after its first part when asked to. */
+class SmallBuffer extends asyncio.BufferedProtocol {
+  readonly parts: Buffer[] = [];
+  private readonly _buffer: Buffer;
+  constructor(
+    size: number,
+    private readonly _transport: asyncio.Transport,
+    private _pauseAfterFirst: boolean,
+  ) {
+    super();
+    this._buffer = Buffer.alloc(size);
+  }
+  get received(): string {
+    return Buffer.concat(this.parts).toString();
+  }
+  override getBuffer(): Uint8Array {
+    return this._buffer;
+  }
+  override bufferUpdated(nbytes: number): void {
+    this.parts.push(Buffer.from(this._buffer.subarray(0, nbytes)));
+    if (this._pauseAfterFirst) this._transport.pauseReading();
+    this._pauseAfterFirst = false;
+  }
+}
+
+test("setProtocol to a BufferedProtocol: a chunk received ahead is copied into its buffers, in order (both styles)", async () => {
+  const retarget = (pauseAfterFirst: boolean) => (other: Sibling) => {
+    const transport = other.transport as asyncio.Transport;
+    transport.setProtocol(new SmallBuffer(2, transport, pauseAfterFirst));
+  };
+  await runNet(function* () {
+    const poll = yield* sendInOnePoll(retarget(false));
+    const transport = poll.other.transport as asyncio.Transport;
+    poll.otherPeer.write(Buffer.from("second"));
+    const proto = transport.getProtocol() as SmallBuffer;
+    while (proto.received.length < 11) yield* asyncio.sleep(0.001);
+    assert.equal(proto.received, "firstsecond");
+    assert.ok(proto.parts.every((part) => part.length <= 2));
+    yield* closeOnePoll(poll);
+  });
+  await runNet(async () => {
+    const poll = await asyncio.coroutine(sendInOnePoll)(retarget(true));
+    const transport = poll.other.transport as asyncio.Transport;
+    const proto = transport.getProtocol() as SmallBuffer;
+    await asyncio.sleep(0.02);
+    assert.equal(proto.received, "fi", "paused after the first part: the rest of the chunk waits");
+    transport.resumeReading();
+    while (proto.received.length < 5) await asyncio.sleep(0.001);
+    poll.otherPeer.write(Buffer.from("second"));
+    while (proto.received.length < 11) await asyncio.sleep(0.001);
+    assert.equal(proto.received, "firstsecond");
+    await asyncio.coroutine(closeOnePoll)(poll);
+  });
+});
+
+test("close() drops a chunk received ahead: connectionLost(null), no data (both styles)", async () => {
+  const body = function* (): asyncio.Coroutine<void> {
+    const poll = yield* sendInOnePoll((other) => other.transport?.close());
+    const error = yield* poll.other.done;
+    assert.equal(error, null);
+    assert.deepEqual(poll.other.events, ["made", "lost"]);
+    yield* closeOnePoll(poll);
+  };
+  await runNet(body);
+  await runNet(async () => {
+    await asyncio.coroutine(body)();
+  });
+});
+
+/**
+ * The client side of a Node TLS client over an asyncio transport: what the
+ * TLS client writes is kept until `forward()`, then sent; what arrives is
+ * pushed to it.
+ */
+class TlsRelay extends asyncio.Protocol {
+  readonly stream: Duplex;
+  readonly written: Buffer[] = [];
+  private _transport: asyncio.Transport | null = null;
+  private _forward = false;
+  constructor() {
+    super();
+    this.stream = new Duplex({
+      read() {},
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this._forward) this._transport?.write(chunk);
+        else this.written.push(chunk);
+        callback();
+      },
+    });
+  }
+  override connectionMade(transport: asyncio.Transport): void {
+    this._transport = transport;
+  }
+  /** Sends what was kept, and from now on what the TLS client writes. */
+  forward(): void {
+    this._forward = true;
+    this._transport?.write(Buffer.concat(this.written.splice(0)));
+  }
+  override dataReceived(data: Buffer): void {
+    this.stream.push(data);
+  }
+  override eofReceived(): boolean {
+    this.stream.push(null);
+    return false;
+  }
+}
+
+test("startTls on a transport holding a chunk received ahead: the TLS layer reads it first (both styles)", async () => {
+  const certs = makeTestCerts();
+  const body = function* (): asyncio.Coroutine<void> {
+    const loop = asyncio.getRunningLoop();
+    const relay = new TlsRelay();
+    const client = tls.connect({ socket: relay.stream, servername: "localhost", ca: readFileSync(certs.caCert) });
+    client.on("error", () => {});
+    const poll = yield* sendInOnePoll((other) => other.transport?.pauseReading(), {
+      clientProtocol: (i) => (i === 1 ? relay : new Collector()),
+      ready: () => relay.written.length > 0, // the ClientHello
+      send: (clients) => {
+        clients[0]?.write(Buffer.from("first"));
+        relay.forward();
+      },
+    });
+    const { other } = poll;
+    assert.equal(poll.otherPeer, poll.clients[1], "the ClientHello is the chunk received ahead");
+    const context = new asyncio.ssl.SSLContext(asyncio.ssl.PROTOCOL_TLS_SERVER);
+    context.loadCertChain(certs.serverCert, certs.serverKey);
+    const secure = yield* loop.startTls(other.transport as asyncio.Transport, other, context, { serverSide: true });
+    client.write("hello");
+    yield* other.until(5);
+    assert.equal(other.received.toString(), "hello", "only what came through TLS reached the protocol");
+    client.destroy();
+    secure.close();
+    yield* other.done;
+    yield* closeOnePoll(poll);
+  };
+  try {
+    await runNet(body);
+    await runNet(async () => {
+      await asyncio.coroutine(body)();
+    });
+  } finally {
+    certs.remove();
+  }
 });
