@@ -661,3 +661,79 @@ test("startTls on a transport holding a chunk received ahead: the TLS layer read
     certs.remove();
   }
 });
+
+/** The addon's batch receive (internal, not part of the public API). */
+const { addon } = (await import(new URL("../../dist/node/addon.js", import.meta.url).href)) as {
+  addon(): {
+    recvBatch(fds: Int32Array, count: number, pool: Uint8Array, offset: number, results: Int32Array): number;
+    RECV_COPY_LIMIT: number;
+    EAGAIN: number;
+  };
+};
+
+test("recvBatch: one receive per descriptor into the pool at 8-byte boundaries; it stops when the pool is nearly full", () => {
+  const native = addon();
+  const pairs = Array.from({ length: 3 }, () => asyncio.socket.socketpair());
+  try {
+    for (const [a] of pairs) a.setblocking(false);
+    (pairs[0] as asyncio.socket.Socket[])[1]?.send(Buffer.alloc(10, 1));
+    (pairs[1] as asyncio.socket.Socket[])[1]?.send(Buffer.alloc(3, 2));
+    const fds = Int32Array.from(pairs, ([a]) => a.fileno());
+    const pool = new Uint8Array(native.RECV_COPY_LIMIT + 40);
+    const results = new Int32Array(6);
+    assert.equal(native.recvBatch(fds, 3, pool, 0, results), 3);
+    // 10 bytes at 0; 3 bytes at 16 (the boundary after 10); nothing ready on the third (it does not move the offset).
+    assert.deepEqual(Array.from(results), [10, 0, 3, 16, -native.EAGAIN, 24]);
+    assert.ok(pool.subarray(0, 10).every((b) => b === 1));
+    assert.ok(pool.subarray(16, 19).every((b) => b === 2));
+    (pairs[0] as asyncio.socket.Socket[])[1]?.send(Buffer.from("later"));
+    assert.equal(native.recvBatch(fds, 1, pool, 41, results), 0, "less than RECV_COPY_LIMIT left at 41: nothing received");
+    assert.equal(native.recvBatch(fds, 1, pool, 40, results), 1);
+    assert.deepEqual(Array.from(results.subarray(0, 2)), [5, 40]);
+    assert.throws(() => native.recvBatch(fds, 4, pool, 0, results), RangeError);
+    assert.throws(() => native.recvBatch(fds, 1, pool, pool.length + 1, results), RangeError);
+    assert.throws(() => native.recvBatch(new Float64Array(3) as unknown as Int32Array, 1, pool, 0, results), TypeError);
+  } finally {
+    for (const [a, b] of pairs) {
+      a.close();
+      b.close();
+    }
+  }
+});
+
+test("one poll phase with more receives ahead than one pool holds: every chunk keeps its own bytes (both styles)", async () => {
+  const CONNECTIONS = 60;
+  const body = function* (): asyncio.Coroutine<void> {
+    const loop = asyncio.getRunningLoop();
+    const accepted: Collector[] = [];
+    const server = yield* loop.createServer(() => accepted[accepted.push(new Collector()) - 1] as Collector, {
+      host: "127.0.0.1",
+      port: 0,
+    });
+    const clients: asyncio.Transport[] = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const [client] = yield* loop.createConnection(() => new Collector(), { host: "127.0.0.1", port: portOf(server) });
+      clients.push(client);
+    }
+    while (accepted.length < CONNECTIONS || accepted.some((c) => c.transport === null)) yield* asyncio.sleep(0.001);
+    const sent = new Map<number, Buffer>();
+    clients.forEach((client, i) => {
+      const message = pattern(1200, i);
+      sent.set((client.getExtraInfo("sockname") as [string, number])[1], message);
+      client.write(message);
+    });
+    blockThread(50); // all 60 are in the kernel for one poll: 72,000 bytes ahead, more than one 64 KiB pool
+    for (const collector of accepted) yield* collector.until(1200);
+    for (const collector of accepted) {
+      const port = ((collector.transport as asyncio.Transport).getExtraInfo("peername") as [string, number])[1];
+      assert.ok(collector.received.equals(sent.get(port) as Buffer), `the bytes of the client on port ${port}`);
+    }
+    for (const client of clients) client.close();
+    server.close();
+    yield* server.waitClosed();
+  };
+  await runNet(body);
+  await runNet(async () => {
+    await asyncio.coroutine(body)();
+  });
+});

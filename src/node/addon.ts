@@ -52,6 +52,14 @@ export interface NativeAddon {
    * `RECV_COPY_LIMIT` bytes is also copied to `pool` at `offset` (when it fits).
    */
   recvPooled(fd: number, scratch: Uint8Array, pool: Uint8Array, offset: number): number;
+  /**
+   * One `recv` for each of the first `count` descriptors of `fds`, straight
+   * into `pool` from `offset` on, each at the next 8-byte boundary;
+   * `results[2i]` the result (bytes, 0, -errno), `results[2i + 1]` where
+   * its bytes start. Returns how many were received from: it stops when
+   * less than `RECV_COPY_LIMIT` bytes of the pool are left.
+   */
+  recvBatch(fds: Int32Array, count: number, pool: Uint8Array, offset: number, results: Int32Array): number;
   /** `send` of the whole of `buf`, flags 0: the stream transports' write. */
   sendBuffer(fd: number, buf: Uint8Array): number;
   sendto(

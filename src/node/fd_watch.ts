@@ -65,10 +65,23 @@ function releaseId(id: number): void {
   freeIds.push(id);
 }
 
+/** What runs once a poll phase's reports are all dispatched (`afterReports`). */
+let reportsDone: (() => void) | null = null;
+
 /**
- * After a poll phase: each report to its entry. An entry that throws does
- * not cost the others their reports; the first error is rethrown at the end
- * and reaches `uncaughtException`, as from any I/O callback.
+ * Sets what runs once each poll phase's reports are all dispatched, before
+ * the loop iteration that runs the readers: the native transports receive
+ * ahead there, all in one addon call (see `FdEntry.prefetch`).
+ */
+export function afterReports(fn: () => void): void {
+  reportsDone = fn;
+}
+
+/**
+ * After a poll phase: each report to its entry, then `reportsDone`. An
+ * entry that throws does not cost the others their reports; the first
+ * error is rethrown at the end and reaches `uncaughtException`, as from any
+ * I/O callback.
  */
 function dispatchReports(reports: Int32Array, count: number): void {
   const end = count * 3;
@@ -84,6 +97,12 @@ function dispatchReports(reports: Int32Array, count: number): void {
       failed = true;
     }
   }
+  try {
+    reportsDone?.();
+  } catch (error) {
+    if (!failed) failure = error;
+    failed = true;
+  }
   if (failed) throw failure;
 }
 
@@ -98,8 +117,9 @@ class FdEntry implements Runnable {
   reader: Handle | null = null;
   writer: Handle | null = null;
   /**
-   * Runs at the report, in the poll phase, for a reader that receives
-   * ahead (a native transport, see `addReader`). Null without a reader.
+   * Runs at a readable report, in the poll phase, for a reader that
+   * receives ahead (a native transport queues itself to receive in
+   * `reportsDone`, see `addReader`). Null without a reader.
    */
   prefetch: (() => void) | null = null;
   /**
@@ -265,9 +285,9 @@ export class FdWatch {
    * Watches `fd` for reading; returns the handle (CPython's `_add_reader`).
    * `prefetch`, if given, runs as soon as the descriptor is reported
    * readable, in the poll phase, before the loop iteration that runs the
-   * reader: a native transport receives there, so that one poll's receives
-   * all happen before its protocols' replies are sent (see
-   * `SelectorSocketTransport._prefetch`).
+   * reader: a native transport receives ahead there (with the others, in
+   * `afterReports`), so that one poll's receives all happen before its
+   * protocols' replies are sent (see `SelectorSocketTransport._prefetch`).
    */
   addReader(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false, prefetch?: () => void): Handle {
     const handle = this._add(fd, callback, args, "reader", keep);

@@ -28,7 +28,7 @@ import { AF_UNIX, IPPROTO_TCP, SHUT_WR, SOCK_STREAM, TCP_NODELAY } from "../sock
 import { checkWriteData, countLostWrite, FlowControlTransport } from "../transports.js";
 import type { NativeAddon } from "./addon.js";
 import { addon, addonAvailable, errnoError, sys } from "./addon.js";
-import { FdWatch } from "./fd_watch.js";
+import { afterReports, FdWatch } from "./fd_watch.js";
 import type { TransportOwner } from "./net_transport.js";
 import { sockSendfile } from "./sock_ops.js";
 import { Socket } from "./socket.js";
@@ -97,6 +97,14 @@ function poolBuffer(): ArrayBuffer {
   markAsUntransferable(pool);
   return pool;
 }
+
+/**
+ * The transports receiving ahead in this poll phase, and the addon's
+ * arguments for them (`SelectorSocketTransport._receiveAhead`).
+ */
+const ahead: SelectorSocketTransport[] = [];
+let aheadFds = new Int32Array(64);
+let aheadResults = new Int32Array(128);
 
 function newPool(): void {
   receive.pool = poolBuffer();
@@ -249,8 +257,48 @@ export class SelectorSocketTransport extends FlowControlTransport {
    */
   private readonly _prefetch = (): void => {
     if (this._buffered || this._lastLarge || this._received !== null || this._paused || this._closing) return;
-    this._received = this._receive();
+    ahead.push(this);
   };
+
+  /**
+   * Once a poll phase's reports are dispatched: one addon call receives
+   * for every transport `_prefetch` queued (two when the pool fills up),
+   * instead of one call per transport, each as costly as the receive's
+   * JavaScript.
+   */
+  static _receiveAhead(): void {
+    const count = ahead.length;
+    if (count === 0) return;
+    try {
+      if (aheadFds.length < count) {
+        aheadFds = new Int32Array(count * 2);
+        aheadResults = new Int32Array(count * 4);
+      }
+      const native = (ahead[0] as SelectorSocketTransport)._native;
+      const limit = native.RECV_COPY_LIMIT;
+      const r = receive;
+      for (let base = 0; base < count; ) {
+        if (POOL_SIZE - r.poolOffset < limit) newPool();
+        for (let i = base; i < count; i++) aheadFds[i - base] = (ahead[i] as SelectorSocketTransport)._fd;
+        const done = native.recvBatch(aheadFds, count - base, r.poolView, r.poolOffset, aheadResults);
+        for (let i = 0; i < done; i++) {
+          const transport = ahead[base + i] as SelectorSocketTransport;
+          const n = aheadResults[2 * i] as number;
+          if (n <= 0) {
+            transport._received = n;
+            continue;
+          }
+          const start = aheadResults[2 * i + 1] as number;
+          transport._received = chunk(r.pool, start, n);
+          transport._lastLarge = n >= limit;
+          r.poolOffset = (start + n + 7) & ~7;
+        }
+        base += done;
+      }
+    } finally {
+      ahead.length = 0;
+    }
+  }
 
   private readonly _readReady = (): void => {
     if (this._connLost > 0) return;
@@ -705,6 +753,8 @@ export class SelectorSocketTransport extends FlowControlTransport {
     return this.toString();
   }
 }
+
+afterReports(SelectorSocketTransport._receiveAhead);
 
 function setResultUnlessCancelled(waiter: Future<void>): void {
   if (!waiter.done()) waiter.setResult(undefined);
