@@ -322,6 +322,7 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
     assert.equal(uvloop?.ratio, 1.2);
     assert.equal(uvloop?.goal, 1);
     assert.equal(targets.find((t) => t.size === 1024 && /Protocol \(native\) vs C epoll/.test(t.what))?.ratio, 0.75);
+    assert.equal(uvloop?.perRound, undefined, "one round: no round-by-round figures");
     const notRun = targets.find((t) => t.size === 65536 && /CPython asyncio Protocol/.test(t.what));
     assert.equal(notRun?.ratio, null, "protocol ran, CPython asyncio did not: listed, with no ratio");
     assert.equal(
@@ -329,6 +330,27 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
       false,
       "a comparison where neither server ran is left out",
     );
+  });
+
+  test("echoTargets compares round by round when there were several rounds", () => {
+    const result = (server: string, rounds: (number | null)[], requestsPerSecond: number) => ({
+      server,
+      label: server,
+      size: 1024,
+      connections: 1,
+      requestsPerSecond,
+      rounds,
+      client: "c" as const,
+      pinning: null,
+    });
+    const [uvloop] = echoTargets([
+      result("protocol", [110, 90, 130, null], 110),
+      result("cpython-uvloop", [100, 100, 100, 100], 100),
+    ]);
+    // Rounds 1-3 (the fourth did not run ours): 1.1, 0.9, 1.3.
+    assert.equal(uvloop?.perRound?.rounds, 3);
+    assert.equal(uvloop?.perRound?.ahead, 2);
+    assert.ok(Math.abs((uvloop?.perRound?.medianRatio ?? 0) - 1.1) < 1e-9);
   });
 
   test("parseCpuList reads Linux's CPU list syntax", () => {

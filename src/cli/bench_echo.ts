@@ -141,6 +141,8 @@ export interface EchoResult {
   size: number;
   connections: number;
   requestsPerSecond: number | null;
+  /** Each round's req/s, in the order the rounds ran (the median is `requestsPerSecond`). */
+  rounds?: (number | null)[];
   /** The server's CPU time per request (µs): unlike req/s, it does not depend on what else the machine runs. */
   serverCpuMicros?: number | null;
   /** The CPUs the server and the client ran on (`null`: not pinned). */
@@ -358,9 +360,15 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResul
 export interface EchoTarget {
   what: string;
   size: number;
-  /** Ours over theirs; `null` when one of the two was not run. */
+  /** Ours over theirs (their medians); `null` when one of the two was not run. */
   ratio: number | null;
   goal: number;
+  /**
+   * Round by round (each round runs every server back to back, so a slow
+   * spell of the machine hits both): the median of ours over theirs, and in
+   * how many rounds ours was ahead. Absent with fewer than two rounds.
+   */
+  perRound?: { medianRatio: number; ahead: number; rounds: number };
 }
 
 /** The comparisons the native transports are built to win (see the README), as `[ours, theirs, goal]`. */
@@ -374,8 +382,9 @@ const TARGETS: [ours: string, theirs: string, goal: number, sizes: number[]][] =
 ];
 
 export function echoTargets(results: EchoResult[]): EchoTarget[] {
-  const rps = (server: string, size: number): number | null =>
-    results.find((r) => r.server === server && r.size === size)?.requestsPerSecond ?? null;
+  const find = (server: string, size: number): EchoResult | undefined =>
+    results.find((r) => r.server === server && r.size === size);
+  const rps = (server: string, size: number): number | null => find(server, size)?.requestsPerSecond ?? null;
   const label = (server: string): string => ECHO_SERVER_REGISTRY.find((e) => e.key === server)?.label ?? server;
   const targets: EchoTarget[] = [];
   for (const [ours, theirs, goal, sizes] of TARGETS) {
@@ -384,10 +393,27 @@ export function echoTargets(results: EchoResult[]): EchoTarget[] {
       const other = rps(theirs, size);
       if (mine === null && other === null) continue;
       const ratio = mine === null || other === null ? null : mine / other;
-      targets.push({ what: `${label(ours)} vs ${label(theirs)}`, size, ratio, goal });
+      const target: EchoTarget = { what: `${label(ours)} vs ${label(theirs)}`, size, ratio, goal };
+      const perRound = roundByRound(find(ours, size), find(theirs, size));
+      if (perRound !== null) target.perRound = perRound;
+      targets.push(target);
     }
   }
   return targets;
+}
+
+/** Ours over theirs round by round, for rounds where both ran; null with fewer than two such rounds. */
+function roundByRound(ours: EchoResult | undefined, theirs: EchoResult | undefined): EchoTarget["perRound"] | null {
+  const mine = ours?.rounds ?? [];
+  const other = theirs?.rounds ?? [];
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(mine.length, other.length); i++) {
+    const a = mine[i];
+    const b = other[i];
+    if (typeof a === "number" && typeof b === "number" && b > 0) ratios.push(a / b);
+  }
+  if (ratios.length < 2) return null;
+  return { medianRatio: medianOf(ratios) as number, ahead: ratios.filter((r) => r > 1).length, rounds: ratios.length };
 }
 
 function renderTargets(targets: EchoTarget[]): string[] {
@@ -398,7 +424,11 @@ function renderTargets(targets: EchoTarget[]): string[] {
       t.ratio === null
         ? "not run"
         : `${t.ratio.toFixed(2)}x (goal >= ${t.goal.toFixed(2)}x): ${t.ratio >= t.goal ? "met" : "not met"}`;
-    lines.push(`  ${sizeText(t.size)}: ${t.what}: ${verdict}`);
+    const rounds =
+      t.perRound === undefined
+        ? ""
+        : `; round by round ${t.perRound.medianRatio.toFixed(2)}x, ahead in ${t.perRound.ahead} of ${t.perRound.rounds}`;
+    lines.push(`  ${sizeText(t.size)}: ${t.what}: ${verdict}${rounds}`);
   }
   return [...lines, ""];
 }
@@ -415,7 +445,12 @@ function medianResult(rounds: EchoResult[]): EchoResult {
   const first = rounds[0] as EchoResult;
   const rps = rounds.map((r) => r.requestsPerSecond).filter((v): v is number => v !== null);
   const cpu = rounds.map((r) => r.serverCpuMicros).filter((v): v is number => typeof v === "number");
-  return { ...first, requestsPerSecond: medianOf(rps), serverCpuMicros: medianOf(cpu) };
+  return {
+    ...first,
+    requestsPerSecond: medianOf(rps),
+    serverCpuMicros: medianOf(cpu),
+    rounds: rounds.map((r) => r.requestsPerSecond),
+  };
 }
 
 function sizeText(size: number): string {
