@@ -116,15 +116,19 @@ static bool get_int64(napi_env env, napi_value v, int64_t *out) {
 }
 
 /* The whole of a Uint8Array (or Buffer): one N-API query, no ArrayBuffer handle. */
-static bool get_whole_bytes(napi_env env, napi_value v, char **data, size_t *len) {
+/* The elements of a typed array of type `want` and their number; a TypeError saying `expected` otherwise. */
+static bool get_typed_array(napi_env env, napi_value v, napi_typedarray_type want, const char *expected, void **data,
+                            size_t *count) {
   napi_typedarray_type type;
-  void *base = NULL;
-  if (napi_get_typedarray_info(env, v, &type, len, &base, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "asyncio_native: expected a Uint8Array");
+  if (napi_get_typedarray_info(env, v, &type, count, data, NULL, NULL) != napi_ok || type != want) {
+    napi_throw_type_error(env, NULL, expected);
     return false;
   }
-  *data = (char *)base;
   return true;
+}
+
+static bool get_whole_bytes(napi_env env, napi_value v, char **data, size_t *len) {
+  return get_typed_array(env, v, napi_uint8_array, "asyncio_native: expected a Uint8Array", (void **)data, len);
 }
 
 /* The bytes [offset, offset + length) of a Uint8Array (or Buffer), bounds-checked. */
@@ -534,14 +538,7 @@ static napi_value js_recv_pooled(napi_env env, napi_callback_info info) {
 
 /* An Int32Array argument: its elements and their number. */
 static bool get_int32_array(napi_env env, napi_value v, int32_t **data, size_t *count) {
-  napi_typedarray_type type;
-  void *base = NULL;
-  if (napi_get_typedarray_info(env, v, &type, count, &base, NULL, NULL) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "asyncio_native: expected an Int32Array");
-    return false;
-  }
-  *data = (int32_t *)base;
-  return true;
+  return get_typed_array(env, v, napi_int32_array, "asyncio_native: expected an Int32Array", (void **)data, count);
 }
 
 /*
