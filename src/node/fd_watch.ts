@@ -106,8 +106,8 @@ function dispatchReports(reports: Int32Array, count: number): void {
   if (failed) throw failure;
 }
 
-/** The libuv events that wake a reader (UV_READABLE | UV_DISCONNECT, as the addon reports them). */
-const READ_EVENTS = 1 | 4;
+/** The libuv events that wake a reader (`UV_READABLE | UV_DISCONNECT`), read from the addon with the first watcher. */
+let readEvents = 0;
 
 /** Every descriptor watched in this thread, by number: libuv allows one poll handle per descriptor. */
 const watchedFds = new Map<number, FdEntry>();
@@ -156,6 +156,7 @@ class FdEntry implements Runnable {
     const native = addon();
     if (!dispatcherSet) {
       native.pollInit(dispatchReports);
+      readEvents = native.UV_READABLE | native.UV_DISCONNECT;
       dispatcherSet = true;
     }
     this._id = allocateId(this);
@@ -208,7 +209,7 @@ class FdEntry implements Runnable {
       addon().pollStart(this._watcher, 0);
       this._polling = 0;
       this._paused = true;
-    } else if (this.prefetch !== null && status >= 0 && (events & READ_EVENTS) !== 0) {
+    } else if (this.prefetch !== null && status >= 0 && (events & readEvents) !== 0) {
       this.prefetch();
     }
     if (this._queued || loop.isClosed()) return;
