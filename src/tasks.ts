@@ -529,18 +529,14 @@ export function _driveInline(gen: Coroutine<unknown>, onFulfilled: ThenCallback,
   const owner = currentNativeOwner() as Task<unknown> | undefined;
   const loop = owner?._loop ?? getRunningLoop();
   const context = owner?._context ?? copyContext();
-  let resolvePromise: (value: unknown) => void = noop;
-  let rejectPromise: (error: unknown) => void = noop;
-  const promise = new Promise<unknown>((resolve, reject) => {
-    resolvePromise = resolve;
-    rejectPromise = reject;
-  });
-  const driver = new InlineDriver(gen, owner ?? null, loop, context, resolvePromise, rejectPromise, onFulfilled, onRejected);
+  const driver = new InlineDriver(gen, owner ?? null, loop, context, onFulfilled, onRejected);
   driver._advance(NO_EXC);
-  return driver._early ?? promise;
+  return driver._early ?? driver._promise();
 }
 
-function noop(): void {}
+function unsettled(): void {
+  throw new RuntimeError("an inline driver ended before then() returned its Promise");
+}
 
 /** One generator driven inline for an awaiting task; see `_driveInline`. */
 class InlineDriver {
@@ -549,14 +545,15 @@ class InlineDriver {
   private _suspended = false;
   /** A generator that ended within `then()`: the Promise `then()` returns instead. */
   _early: Promise<unknown> | null = null;
+  /** The settlers of `_promise()`: made only for a generator that suspended (it ends in a later iteration). */
+  private _resolve: (value: unknown) => void = unsettled;
+  private _reject: (error: unknown) => void = unsettled;
 
   constructor(
     private readonly _gen: Coroutine<unknown>,
     private readonly _owner: Task<unknown> | null,
     private readonly _loop: AbstractEventLoop,
     private readonly _context: Context,
-    private readonly _resolve: (value: unknown) => void,
-    private readonly _reject: (error: unknown) => void,
     private readonly _onFulfilled: ThenCallback,
     private readonly _onRejected: ThenCallback,
   ) {
@@ -599,6 +596,14 @@ class InlineDriver {
       this._suspended = true;
       this._suspend(step.value);
     }
+  }
+
+  /** What `then()` returns for a generator that suspended; its end settles it (`_finish`). */
+  _promise(): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      this._resolve = resolve;
+      this._reject = reject;
+    });
   }
 
   private _finish(outcome: unknown, fulfilled: boolean): void {

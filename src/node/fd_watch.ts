@@ -291,14 +291,12 @@ export class FdWatch {
    * protocols' replies are sent (see `SelectorSocketTransport._prefetch`).
    */
   addReader(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false, prefetch?: () => void): Handle {
-    const handle = this._add(fd, callback, args, "reader", keep);
-    (this._entries.get(fd) as FdEntry).prefetch = prefetch ?? null;
-    return handle;
+    return this._add(fd, callback, args, "reader", keep, prefetch ?? null);
   }
 
   /** Watches `fd` for writing; `keep`: the descriptor is a `socket.Socket`'s (see `FdEntry.keep`). */
   addWriter(fd: number, callback: Callback<unknown[]>, args: unknown[], keep = false): Handle {
-    return this._add(fd, callback, args, "writer", keep);
+    return this._add(fd, callback, args, "writer", keep, null);
   }
 
   /** Stops watching `fd` for reading; true if it was watched. */
@@ -326,7 +324,14 @@ export class FdWatch {
     this._entries.clear();
   }
 
-  private _add(fd: number, callback: Callback<unknown[]>, args: unknown[], side: "reader" | "writer", keep: boolean): Handle {
+  private _add(
+    fd: number,
+    callback: Callback<unknown[]>,
+    args: unknown[],
+    side: "reader" | "writer",
+    keep: boolean,
+    prefetch: (() => void) | null,
+  ): Handle {
     if (this._loop.isClosed()) throw new RuntimeError("Event loop is closed");
     const handle = new Handle(callback, args.length === 0 ? null : args, this._loop);
     const entry = this._entry(fd);
@@ -340,6 +345,7 @@ export class FdWatch {
       if (entry.reader === null && entry.writer === null && !entry.keep) this._drop(entry);
       throw error;
     }
+    if (side === "reader") entry.prefetch = prefetch;
     previous?.cancel();
     return handle;
   }

@@ -106,6 +106,12 @@ const ahead: SelectorSocketTransport[] = [];
 let aheadFds = new Int32Array(64);
 let aheadResults = new Int32Array(128);
 
+/** The `n` bytes received at `start` of the pool, as a chunk; the pool's next receive starts at the following 8-byte boundary, as Node aligns its pool. */
+function takeFromPool(start: number, n: number): Buffer {
+  receive.poolOffset = (start + n + 7) & ~7;
+  return chunk(receive.pool, start, n);
+}
+
 function newPool(): void {
   receive.pool = poolBuffer();
   receive.poolView = new Uint8Array(receive.pool);
@@ -287,10 +293,8 @@ export class SelectorSocketTransport extends FlowControlTransport {
             transport._received = n;
             continue;
           }
-          const start = aheadResults[2 * i + 1] as number;
-          transport._received = chunk(r.pool, start, n);
+          transport._received = takeFromPool(aheadResults[2 * i + 1] as number, n);
           transport._lastLarge = n >= limit;
-          r.poolOffset = (start + n + 7) & ~7;
         }
         base += done;
       }
@@ -301,18 +305,12 @@ export class SelectorSocketTransport extends FlowControlTransport {
 
   private readonly _readReady = (): void => {
     if (this._connLost > 0) return;
-    const received = this._received;
-    if (received !== null) {
-      this._received = null;
-      this._deliver(received);
-    } else if (this._buffered) {
-      this._readIntoProtocol();
-    } else {
-      this._deliver(this._receive());
-    }
+    if (this._received !== null) this._deliverReceived();
+    else if (this._buffered) this._readIntoProtocol();
+    else this._deliver(this._receive());
   };
 
-  /** `resumeReading()` with a chunk received ahead: it is delivered first, in a callback of its own. */
+  /** Delivers the chunk received ahead (the reader's, or at `resumeReading()` a callback of its own). */
   private readonly _deliverReceived = (): void => {
     if (this._received === null || this._paused || this._closing) return;
     const received = this._received;
@@ -330,18 +328,14 @@ export class SelectorSocketTransport extends FlowControlTransport {
       // After a small receive: straight into the pool (at least RECV_COPY_LIMIT bytes of it are free), no copy.
       const n = native.recv(this._fd, r.poolView, r.poolOffset, POOL_SIZE - r.poolOffset, 0);
       if (n <= 0) return n;
-      const data = chunk(r.pool, r.poolOffset, n);
-      r.poolOffset = (r.poolOffset + n + 7) & ~7;
       this._lastLarge = n >= limit;
-      return data;
+      return takeFromPool(r.poolOffset, n);
     }
     const n = native.recvPooled(this._fd, r.scratchView, r.poolView, r.poolOffset);
     if (n <= 0) return n;
     if (n < limit) {
       this._lastLarge = false;
-      const data = chunk(r.pool, r.poolOffset, n);
-      r.poolOffset = (r.poolOffset + n + 7) & ~7; // 8-byte aligned, as Node aligns its pool
-      return data;
+      return takeFromPool(r.poolOffset, n);
     }
     const data = chunk(r.scratch, 0, n);
     newScratch();
