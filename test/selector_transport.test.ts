@@ -330,6 +330,10 @@ function checkKeptChunks(client: Collector, sent: Buffer[]): void {
     assert.ok(Buffer.isBuffer(chunk), "a received chunk is a Buffer");
     assert.equal(chunk.constructor, Buffer);
     assert.ok(Buffer.isBuffer(chunk.subarray(0, 1)));
+    // The chunks' prototype shadows `then` with undefined (a shorter lookup when a Promise is resolved with one).
+    assert.equal((chunk as Buffer & { then?: unknown }).then, undefined, "a chunk is not thenable");
+    assert.ok(!Object.keys(chunk).includes("then"));
+    if (chunk.length <= 100) for (const key in chunk) assert.notEqual(key, "then", "then is not enumerable");
   }
   // A small chunk's pool cannot be transferred away from the receives still to come (Node 20 copies it, 22+ refuses).
   const small = client.chunks.find((c) => c.length < 16 * 1024 && c.buffer.byteLength > c.length) as Buffer;
@@ -386,6 +390,7 @@ test("received chunks keep their own bytes: small ones share a pool, large ones 
       }
     }
     checkKeptChunks(client, sent);
+    for (const chunk of client.chunks.slice(0, 20)) assert.equal(await Promise.resolve(chunk), chunk, "a Promise resolved with a chunk fulfils with it");
     transport.close();
     await client.done;
     server.close();

@@ -51,6 +51,16 @@ const POOL_SIZE = 64 * 1024;
 class ChunkBuffer extends Uint8Array {}
 Object.setPrototypeOf(ChunkBuffer.prototype, Buffer.prototype);
 Object.defineProperty(ChunkBuffer.prototype, "constructor", { value: Buffer, writable: true, configurable: true });
+/*
+ * Resolving a Promise with an object looks up its `then`, and V8 does it
+ * with a generic walk of the whole prototype chain (Buffer's prototype,
+ * Uint8Array's, TypedArray's, Object's): about 400 instructions per
+ * chunk, and every chunk an async function awaits (`await reader.read()`)
+ * is looked up once or twice. An own `then: undefined` on the chunks'
+ * prototype ends the walk at its first step; `chunk.then` is undefined as
+ * before, and the property is not enumerable.
+ */
+Object.defineProperty(ChunkBuffer.prototype, "then", { value: undefined, writable: true, configurable: true });
 
 function chunk(buffer: ArrayBuffer, offset: number, length: number): Buffer {
   return new ChunkBuffer(buffer, offset, length) as unknown as Buffer;
@@ -67,24 +77,23 @@ function chunk(buffer: ArrayBuffer, offset: number, length: number): Buffer {
  * handed out in `scratch` itself and a new scratch buffer is made: no copy
  * of 64 KiB per receive, and no 64 KiB buffer held per idle connection.
  */
-const firstScratch = uninitialized(MAX_SIZE);
-const firstPool = poolBuffer();
 const receive = {
-  scratch: firstScratch,
-  scratchView: new Uint8Array(firstScratch),
-  pool: firstPool,
-  poolView: new Uint8Array(firstPool),
+  scratch: uninitialized(MAX_SIZE),
+  pool: poolBuffer(),
   poolOffset: 0,
 };
 
-/** An ArrayBuffer of its own, not zero-filled (`new ArrayBuffer` fills 64 KiB with zeros, about 10 us). */
-function uninitialized(size: number): ArrayBuffer {
-  return Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
+/**
+ * A buffer of its own, not zero-filled (`new ArrayBuffer` fills 64 KiB with
+ * zeros, about 10 us). The addon receives through it; the chunks handed out
+ * are views of its ArrayBuffer.
+ */
+function uninitialized(size: number): Uint8Array {
+  return Buffer.allocUnsafeSlow(size);
 }
 
 function newScratch(): void {
   receive.scratch = uninitialized(MAX_SIZE);
-  receive.scratchView = new Uint8Array(receive.scratch);
 }
 
 /**
@@ -92,9 +101,9 @@ function newScratch(): void {
  * to a worker (`postMessage(chunk.buffer, [chunk.buffer])`) would be
  * detached here, under the chunks still to be handed out of it.
  */
-function poolBuffer(): ArrayBuffer {
+function poolBuffer(): Uint8Array {
   const pool = uninitialized(POOL_SIZE);
-  markAsUntransferable(pool);
+  markAsUntransferable(pool.buffer);
   return pool;
 }
 
@@ -109,12 +118,11 @@ let aheadResults = new Int32Array(128);
 /** The `n` bytes received at `start` of the pool, as a chunk; the pool's next receive starts at the following 8-byte boundary, as Node aligns its pool. */
 function takeFromPool(start: number, n: number): Buffer {
   receive.poolOffset = (start + n + 7) & ~7;
-  return chunk(receive.pool, start, n);
+  return chunk(receive.pool.buffer as ArrayBuffer, start, n);
 }
 
 function newPool(): void {
   receive.pool = poolBuffer();
-  receive.poolView = new Uint8Array(receive.pool);
   receive.poolOffset = 0;
 }
 
@@ -285,7 +293,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
       for (let base = 0; base < count; ) {
         if (POOL_SIZE - r.poolOffset < limit) newPool();
         for (let i = base; i < count; i++) aheadFds[i - base] = (ahead[i] as SelectorSocketTransport)._fd;
-        const done = native.recvBatch(aheadFds, count - base, r.poolView, r.poolOffset, aheadResults);
+        const done = native.recvBatch(aheadFds, count - base, r.pool, r.poolOffset, aheadResults);
         for (let i = 0; i < done; i++) {
           const transport = ahead[base + i] as SelectorSocketTransport;
           const n = aheadResults[2 * i] as number;
@@ -326,18 +334,18 @@ export class SelectorSocketTransport extends FlowControlTransport {
     if (POOL_SIZE - r.poolOffset < limit) newPool();
     if (!this._lastLarge) {
       // After a small receive: straight into the pool (at least RECV_COPY_LIMIT bytes of it are free), no copy.
-      const n = native.recv(this._fd, r.poolView, r.poolOffset, POOL_SIZE - r.poolOffset, 0);
+      const n = native.recv(this._fd, r.pool, r.poolOffset, POOL_SIZE - r.poolOffset, 0);
       if (n <= 0) return n;
       this._lastLarge = n >= limit;
       return takeFromPool(r.poolOffset, n);
     }
-    const n = native.recvPooled(this._fd, r.scratchView, r.poolView, r.poolOffset);
+    const n = native.recvPooled(this._fd, r.scratch, r.pool, r.poolOffset);
     if (n <= 0) return n;
     if (n < limit) {
       this._lastLarge = false;
       return takeFromPool(r.poolOffset, n);
     }
-    const data = chunk(r.scratch, 0, n);
+    const data = chunk(r.scratch.buffer as ArrayBuffer, 0, n);
     newScratch();
     this._lastLarge = true;
     return data;
