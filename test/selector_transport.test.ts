@@ -390,7 +390,8 @@ test("received chunks keep their own bytes: small ones share a pool, large ones 
       }
     }
     checkKeptChunks(client, sent);
-    for (const chunk of client.chunks.slice(0, 20)) assert.equal(await Promise.resolve(chunk), chunk, "a Promise resolved with a chunk fulfils with it");
+    for (const chunk of client.chunks.slice(0, 20))
+      assert.equal(await Promise.resolve(chunk), chunk, "a Promise resolved with a chunk fulfils with it");
     transport.close();
     await client.done;
     server.close();
