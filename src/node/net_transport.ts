@@ -32,6 +32,7 @@ import type { BaseProtocol, BufferedProtocol, Protocol } from "../protocols.js";
 import { isBufferedProtocol } from "../protocols.js";
 import { checkWriteData, countLostWrite, FlowControlTransport, type Transport } from "../transports.js";
 import { handleFd, TransportSocket } from "./trsock.js";
+import { restoreBufferScavenging } from "./v8_heap.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -148,6 +149,7 @@ export class SocketTransport extends FlowControlTransport {
     this._canWriteEof = options.canWriteEof ?? true;
     this._callConnectionMade = options.callConnectionMade ?? true;
     this._mapError = options.mapError ?? osErrorFrom;
+    restoreBufferScavenging();
     this._closesOnEof = options.closesOnEof ?? null;
     this._context = copyContext();
     this._fd = handleFd((sock as unknown as { _handle?: unknown })._handle);

@@ -33,6 +33,7 @@ import type { TransportOwner } from "./net_transport.js";
 import { sockSendfile } from "./sock_ops.js";
 import { Socket } from "./socket.js";
 import { handleFd, TransportSocket } from "./trsock.js";
+import { restoreBufferScavenging } from "./v8_heap.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -227,6 +228,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
     this._lastFd = this._fd;
     this._kind = sock.family === AF_UNIX ? "Unix" : "TCP";
     this._native = addon();
+    restoreBufferScavenging();
     this._watch = FdWatch.of(loop as BaseEventLoop);
     this._protocol = protocol;
     this._buffered = isBufferedProtocol(protocol);
