@@ -37,6 +37,7 @@ import type { BaseProtocol, Protocol } from "../protocols.js";
 import type { BaseTransport, WriteBufferLimits } from "../transports.js";
 import { countLostWrite, ReadTransport, WriteTransport } from "../transports.js";
 import { WriteFlow } from "./flow_control.js";
+import { restoreBufferScavenging } from "./v8_heap.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -134,6 +135,7 @@ export class ReadPipeTransport extends ReadTransport {
     this._stream = stream;
     this._protocol = protocol;
     this._desc = describe(pipe);
+    restoreBufferScavenging();
     // Protocol.connectionMade is typed for stream transports; a read pipe is the ReadTransport half of one.
     loop.callSoon(protocol.connectionMade.bind(protocol) as (t: BaseTransport) => void, this);
     if (waiter !== null) loop.callSoon(setResultUnlessCancelled, waiter);

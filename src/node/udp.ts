@@ -27,6 +27,7 @@ import { AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, AI_ADDRCONFIG, AI_V4MAPPED, IPPR
 import type { WriteBufferLimits } from "../transports.js";
 import { countLostWrite, DatagramTransport } from "../transports.js";
 import { WriteFlow } from "./flow_control.js";
+import { restoreBufferScavenging } from "./v8_heap.js";
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
 
@@ -101,6 +102,7 @@ export class UDPTransport extends DatagramTransport {
     this._address = address;
     this._connected = connected;
     this._flow = new WriteFlow(loop, this);
+    restoreBufferScavenging();
     loop.callSoon(protocol.connectionMade.bind(protocol), this);
     if (waiter !== null) loop.callSoon(setResultUnlessCancelled, waiter);
     for (const [data, rinfo] of early) this._onMessage(data, rinfo);
