@@ -78,16 +78,21 @@ function chunk(buffer: ArrayBuffer, offset: number, length: number): Buffer {
  * handed out in `scratch` itself and a new scratch buffer is made: no copy
  * of 64 KiB per receive, and no 64 KiB buffer held per idle connection.
  */
+const firstScratch = uninitialized(MAX_SIZE);
+const firstPool = poolBuffer();
 const receive = {
-  scratch: uninitialized(MAX_SIZE),
-  pool: poolBuffer(),
+  /** The view the addon writes through; `scratchMemory` is its ArrayBuffer, of which the chunks are views. */
+  scratch: firstScratch,
+  scratchMemory: firstScratch.buffer as ArrayBuffer,
+  pool: firstPool,
+  poolMemory: firstPool.buffer as ArrayBuffer,
   poolOffset: 0,
 };
 
 /**
  * A buffer of its own, not zero-filled (`new ArrayBuffer` fills 64 KiB with
- * zeros, about 10 us). The addon receives through it; the chunks handed out
- * are views of its ArrayBuffer.
+ * zeros, about 10 us). Its ArrayBuffer is read once and kept beside it:
+ * `.buffer` is a call into the engine, as costly as the chunk's typed array.
  */
 function uninitialized(size: number): Uint8Array {
   return Buffer.allocUnsafeSlow(size);
@@ -95,6 +100,7 @@ function uninitialized(size: number): Uint8Array {
 
 function newScratch(): void {
   receive.scratch = uninitialized(MAX_SIZE);
+  receive.scratchMemory = receive.scratch.buffer as ArrayBuffer;
 }
 
 /**
@@ -119,11 +125,12 @@ let aheadResults = new Int32Array(128);
 /** The `n` bytes received at `start` of the pool, as a chunk; the pool's next receive starts at the following 8-byte boundary, as Node aligns its pool. */
 function takeFromPool(start: number, n: number): Buffer {
   receive.poolOffset = (start + n + 7) & ~7;
-  return chunk(receive.pool.buffer as ArrayBuffer, start, n);
+  return chunk(receive.poolMemory, start, n);
 }
 
 function newPool(): void {
   receive.pool = poolBuffer();
+  receive.poolMemory = receive.pool.buffer as ArrayBuffer;
   receive.poolOffset = 0;
 }
 
@@ -347,7 +354,7 @@ export class SelectorSocketTransport extends FlowControlTransport {
       this._lastLarge = false;
       return takeFromPool(r.poolOffset, n);
     }
-    const data = chunk(r.scratch.buffer as ArrayBuffer, 0, n);
+    const data = chunk(r.scratchMemory, 0, n);
     newScratch();
     this._lastLarge = true;
     return data;
