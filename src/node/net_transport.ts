@@ -139,6 +139,7 @@ export class SocketTransport extends FlowControlTransport {
 
   constructor(loop: AbstractEventLoop, sock: net.Socket, protocol: BaseProtocol, options: SocketTransportOptions = {}) {
     super({ ...defaultExtra(sock, options.unix ?? null), ...options.extra });
+    restoreBufferScavenging();
     this._loop = loop;
     this._sock = sock;
     this._protocol = protocol;
@@ -149,7 +150,6 @@ export class SocketTransport extends FlowControlTransport {
     this._canWriteEof = options.canWriteEof ?? true;
     this._callConnectionMade = options.callConnectionMade ?? true;
     this._mapError = options.mapError ?? osErrorFrom;
-    restoreBufferScavenging();
     this._closesOnEof = options.closesOnEof ?? null;
     this._context = copyContext();
     this._fd = handleFd((sock as unknown as { _handle?: unknown })._handle);
