@@ -115,7 +115,6 @@ static bool get_int64(napi_env env, napi_value v, int64_t *out) {
   return false;
 }
 
-/* The whole of a Uint8Array (or Buffer): one N-API query, no ArrayBuffer handle. */
 /* The elements of a typed array of type `want` and their number; a TypeError saying `expected` otherwise. */
 static bool get_typed_array(napi_env env, napi_value v, napi_typedarray_type want, const char *expected, void **data,
                             size_t *count) {
@@ -127,6 +126,7 @@ static bool get_typed_array(napi_env env, napi_value v, napi_typedarray_type wan
   return true;
 }
 
+/* The whole of a Uint8Array (or Buffer): one N-API query, no ArrayBuffer handle. */
 static bool get_whole_bytes(napi_env env, napi_value v, char **data, size_t *len) {
   return get_typed_array(env, v, napi_uint8_array, "asyncio_native: expected a Uint8Array", (void **)data, len);
 }
@@ -564,14 +564,15 @@ static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
       !get_whole_bytes(env, argv[2], &pool, &pool_len) || !get_int64(env, argv[3], &offset) ||
       !get_int32_array(env, argv[4], &results, &results_len))
     return NULL;
-  if (count < 0 || (size_t)count > fds_len || (size_t)count * 2 > results_len || offset < 0 || (uint64_t)offset > pool_len) {
+  if (count < 0 || (size_t)count > fds_len || (size_t)count * 2 > results_len || offset < 0 ||
+      (uint64_t)offset > pool_len) {
     napi_throw_range_error(env, NULL, "asyncio_native: recvBatch arguments outside their arrays");
     return NULL;
   }
   int32_t i = 0;
   for (; i < count; i++) {
     size_t start = (size_t)offset;
-    if (pool_len - start < RECV_COPY_LIMIT) break;
+    if (start > pool_len || pool_len - start < RECV_COPY_LIMIT) break; /* a pool whose length is not a multiple of 8 */
     ssize_t n = SYS_RECV(fds[i], pool + start, pool_len - start, 0);
     results[2 * i] = n < 0 ? -errno : (int32_t)n;
     results[2 * i + 1] = (int32_t)start;
