@@ -8,7 +8,7 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { spawn, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { echoTargets, parseCpuList } from "../src/cli/bench_echo.js";
+import { echoTargets, parseCpuList, renderEcho } from "../src/cli/bench_echo.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/cli/", import.meta.url));
@@ -267,7 +267,14 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
     const { code, stdout, stderr } = await runCli(["bench", "--scale", "0.01", "--only", "echo", "--json", "--no-python"]);
     assert.equal(code, 0, stderr);
     const report = JSON.parse(stdout) as {
-      echo: { server: string; size: number; requestsPerSecond: number | null; note?: string }[];
+      echo: {
+        server: string;
+        size: number;
+        requestsPerSecond: number | null;
+        serverCpuMicros?: number | null;
+        serverFaultsPerRequest?: number | null;
+        note?: string;
+      }[];
     };
     for (const server of ["net", "protocol"]) {
       for (const size of [1024, 65536]) {
@@ -276,6 +283,11 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
           result !== undefined && result.requestsPerSecond !== null && result.requestsPerSecond > 0,
           JSON.stringify(result),
         );
+        if (process.platform === "linux") {
+          // Read from the server's /proc entry around the measured window.
+          assert.ok((result.serverCpuMicros ?? -1) > 0, JSON.stringify(result));
+          assert.ok((result.serverFaultsPerRequest ?? -1) >= 0, JSON.stringify(result));
+        }
       }
     }
     assert.equal(report.echo.find((r) => r.server === "cpython-asyncio")?.note, "--no-python");
@@ -330,6 +342,25 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
       false,
       "a comparison where neither server ran is left out",
     );
+  });
+
+  test("the echo table shows each server's CPU and page faults per request", () => {
+    const result = (server: string, serverCpuMicros: number, serverFaultsPerRequest: number | null) => ({
+      server,
+      label: server,
+      size: 65536,
+      connections: 16,
+      requestsPerSecond: 1000,
+      serverCpuMicros,
+      serverFaultsPerRequest,
+      client: "c" as const,
+      pinning: null,
+    });
+    const table = renderEcho([result("net", 40, 0.016), result("protocol", 20, null)]);
+    const header = table.split("\n").find((line) => /^server\s+load\s/.test(line));
+    assert.match(header ?? "", /server CPU\/req\s+vs Node net\s+faults\/req$/);
+    assert.match(table, /\nnet\s.*40\.0 µs\s+1\.00x\s+0\.02\n/);
+    assert.match(table, /\nprotocol\s.*20\.0 µs\s+2\.00x\n/, "no figure where /proc could not be read");
   });
 
   test("echoTargets compares round by round when there were several rounds", () => {

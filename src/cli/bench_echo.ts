@@ -145,6 +145,12 @@ export interface EchoResult {
   rounds?: (number | null)[];
   /** The server's CPU time per request (µs): unlike req/s, it does not depend on what else the machine runs. */
   serverCpuMicros?: number | null;
+  /**
+   * The server's minor page faults per request. A server that allocates per
+   * receive pays one for each page its allocator gave back to the system and
+   * takes again; at 64 KiB that moves req/s by a quarter from run to run.
+   */
+  serverFaultsPerRequest?: number | null;
   /** The CPUs the server and the client ran on (`null`: not pinned). */
   pinning: CpuPinning | null;
   /** The client that made the load (`c` or `node`). */
@@ -174,13 +180,22 @@ function startServer(
   });
 }
 
-/** A process's CPU time (user + system) in seconds, from /proc (Linux); `null` where it cannot be read. */
-function cpuSeconds(pid: number | undefined): number | null {
+/** What /proc says a process has used so far. */
+interface ProcessUsage {
+  /** CPU time, user + system, in seconds. */
+  cpuSeconds: number;
+  /** Minor page faults: pages the process touched for the first time, or again after the allocator returned them. */
+  minorFaults: number;
+}
+
+/** A process's usage from /proc (Linux); `null` where it cannot be read. */
+function processUsage(pid: number | undefined): ProcessUsage | null {
   if (pid === undefined) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command name, from the state on: minflt is the 8th, utime and stime the 12th and 13th.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, minorFaults: Number(fields[7]) };
   } catch {
     return null;
   }
@@ -236,8 +251,8 @@ const CLOCK_TICKS = 100;
 interface ClientOutcome {
   requests: number;
   seconds: number;
-  /** The server's CPU seconds during the measured window. */
-  serverCpu: number | null;
+  /** What the server used during the measured window. */
+  serverUsage: ProcessUsage | null;
 }
 
 function runClient(
@@ -251,12 +266,12 @@ function runClient(
     const child = spawn(client.file, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
-    let cpuStart: number | null = null;
-    let cpuStop: number | null = null;
+    let usageStart: ProcessUsage | null = null;
+    let usageStop: ProcessUsage | null = null;
     child.stdout.on("data", (data: Buffer) => {
       out += data.toString();
-      if (cpuStart === null && out.includes("START\n")) cpuStart = cpuSeconds(serverPid);
-      if (cpuStop === null && out.includes("STOP\n")) cpuStop = cpuSeconds(serverPid);
+      if (usageStart === null && out.includes("START\n")) usageStart = processUsage(serverPid);
+      if (usageStop === null && out.includes("STOP\n")) usageStop = processUsage(serverPid);
     });
     child.stderr.on("data", (data: Buffer) => {
       err += data.toString();
@@ -267,10 +282,14 @@ function runClient(
         return;
       }
       const report = JSON.parse(out.slice(out.indexOf("{"))) as { requests: number; seconds: number };
-      const serverCpu = cpuStart !== null && cpuStop !== null ? cpuStop - cpuStart : null;
-      resolve({ ...report, serverCpu });
+      resolve({ ...report, serverUsage: usageBetween(usageStart, usageStop) });
     });
   });
+}
+
+function usageBetween(start: ProcessUsage | null, stop: ProcessUsage | null): ProcessUsage | null {
+  if (start === null || stop === null) return null;
+  return { cpuSeconds: stop.cpuSeconds - start.cpuSeconds, minorFaults: stop.minorFaults - start.minorFaults };
 }
 
 function stopServer(child: ChildProcess): Promise<void> {
@@ -304,9 +323,14 @@ async function measure(
   const server = pinned(command, pinning?.server);
   const { child, port } = await startServer(server.file, server.args, command.env);
   try {
-    const { requests, seconds, serverCpu } = await runClient(pinned(client, pinning?.client), port, load, child.pid);
-    const cpuPerRequest = serverCpu === null || requests === 0 ? null : (serverCpu / requests) * 1e6;
-    return { ...base, requestsPerSecond: requests / seconds, serverCpuMicros: cpuPerRequest };
+    const { requests, seconds, serverUsage } = await runClient(pinned(client, pinning?.client), port, load, child.pid);
+    const known = serverUsage !== null && requests > 0;
+    return {
+      ...base,
+      requestsPerSecond: requests / seconds,
+      serverCpuMicros: known ? (serverUsage.cpuSeconds / requests) * 1e6 : null,
+      serverFaultsPerRequest: known ? serverUsage.minorFaults / requests : null,
+    };
   } finally {
     await stopServer(child);
   }
@@ -445,10 +469,12 @@ function medianResult(rounds: EchoResult[]): EchoResult {
   const first = rounds[0] as EchoResult;
   const rps = rounds.map((r) => r.requestsPerSecond).filter((v): v is number => v !== null);
   const cpu = rounds.map((r) => r.serverCpuMicros).filter((v): v is number => typeof v === "number");
+  const faults = rounds.map((r) => r.serverFaultsPerRequest).filter((v): v is number => typeof v === "number");
   return {
     ...first,
     requestsPerSecond: medianOf(rps),
     serverCpuMicros: medianOf(cpu),
+    serverFaultsPerRequest: medianOf(faults),
     rounds: rounds.map((r) => r.requestsPerSecond),
   };
 }
@@ -469,17 +495,19 @@ export function renderEcho(results: EchoResult[], clientNote?: string): string {
   const lines = [
     "",
     `echo (request/response round trips; a separate client process, ${client}, the same load for every server;`,
-    "server CPU/req is the server process's user+system time per request, which other load on the machine does not change)",
+    "server CPU/req is the server process's user+system time per request, which other load on the machine does not change;",
+    "faults/req its minor page faults per request: memory its allocator gave back to the system and took again)",
     pinningNote(results[0]?.pinning),
     ...(clientNote === undefined ? [] : [clientNote]),
     "",
   ];
-  const header = ["server", "load", "req/s", "vs Node net", "server CPU/req", "vs Node net"];
+  const header = ["server", "load", "req/s", "vs Node net", "server CPU/req", "vs Node net", "faults/req"];
   const rows: string[][] = [];
   for (const result of results) {
     const baseline = results.find((r) => r.server === "net" && r.size === result.size);
     const rps = result.requestsPerSecond;
     const cpu = result.serverCpuMicros ?? null;
+    const faults = result.serverFaultsPerRequest ?? null;
     const baseRps = baseline?.requestsPerSecond ?? null;
     const baseCpu = baseline?.serverCpuMicros ?? null;
     rows.push([
@@ -490,6 +518,7 @@ export function renderEcho(results: EchoResult[], clientNote?: string): string {
       cpu === null ? "" : `${cpu.toFixed(1)} µs`,
       // Higher is better, as for req/s: the baseline's CPU per request over this server's.
       cpu === null || baseCpu === null ? "" : `${(baseCpu / cpu).toFixed(2)}x`,
+      faults === null ? "" : faults.toFixed(2),
     ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
