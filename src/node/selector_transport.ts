@@ -81,7 +81,12 @@ function chunk(buffer: ArrayBuffer, offset: number, length: number): Buffer {
 const firstScratch = uninitialized(MAX_SIZE);
 const firstPool = poolBuffer();
 const receive = {
-  /** The view the addon writes through; `scratchMemory` is its ArrayBuffer, of which the chunks are views. */
+  /**
+   * The view the addon writes through; `scratchMemory` is its ArrayBuffer,
+   * of which the chunks are views (as `poolMemory` is the pool's). Each is
+   * read once, when its buffer is made: `.buffer` is a call into the engine,
+   * as costly as the chunk's typed array.
+   */
   scratch: firstScratch,
   scratchMemory: firstScratch.buffer as ArrayBuffer,
   pool: firstPool,
@@ -91,8 +96,7 @@ const receive = {
 
 /**
  * A buffer of its own, not zero-filled (`new ArrayBuffer` fills 64 KiB with
- * zeros, about 10 us). Its ArrayBuffer is read once and kept beside it:
- * `.buffer` is a call into the engine, as costly as the chunk's typed array.
+ * zeros, about 10 us).
  */
 function uninitialized(size: number): Uint8Array {
   return Buffer.allocUnsafeSlow(size);
