@@ -8,7 +8,7 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { spawn, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { echoTargets, parseCpuList, renderEcho } from "../src/cli/bench_echo.js";
+import { echoLoads, echoTargets, parseCpuList, renderEcho } from "../src/cli/bench_echo.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/cli/", import.meta.url));
@@ -361,6 +361,31 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
     assert.match(header ?? "", /server CPU\/req\s+vs Node net\s+faults\/req$/);
     assert.match(table, /\nnet\s.*40\.0 µs\s+1\.00x\s+0\.02\n/);
     assert.match(table, /\nprotocol\s.*20\.0 µs\s+2\.00x\n/, "no figure where /proc could not be read");
+  });
+
+  test("each echo measurement follows a warm-up under the same load, 1.5 s from the default scale on", () => {
+    assert.deepEqual(
+      echoLoads(1).map((load) => [load.size, load.seconds, load.warmup]),
+      [
+        [1024, 2, 1.5],
+        [65536, 2, 1.5],
+      ],
+    );
+    assert.equal(echoLoads(0.5)[0]?.warmup, 1.5, "the README's scale warms up as long as the default");
+    assert.equal(echoLoads(0.01)[0]?.warmup, 0.03, "the tests' tiny scale barely warms up");
+    const table = renderEcho([
+      {
+        server: "net",
+        label: "net",
+        size: 1024,
+        connections: 1,
+        requestsPerSecond: 1,
+        client: "c",
+        pinning: null,
+        warmupSeconds: 1.5,
+      },
+    ]);
+    assert.match(table, /ran 1\.5 s under the load before the measured window/);
   });
 
   test("echoTargets compares round by round when there were several rounds", () => {

@@ -2,12 +2,12 @@
  * The load of `asyncio-ts bench --only echo` in C (the default client where
  * a `cc` is found; bench_echo_client.ts on Node's `net` otherwise):
  *
- *   echo_client PORT SIZE CONNECTIONS SECONDS
+ *   echo_client PORT SIZE CONNECTIONS SECONDS [WARMUP]
  *
  * opens CONNECTIONS connections to 127.0.0.1:PORT, each doing request /
  * response round trips of SIZE bytes (the next request leaves once the whole
- * echo came back), for a warm-up of a quarter of SECONDS and then SECONDS
- * measured. Prints `START` and `STOP` around the measured window, then
+ * echo came back), for a warm-up of WARMUP seconds (default: a quarter of
+ * SECONDS) and then SECONDS measured. Prints `START` and `STOP` around the measured window, then
  * `{"requests": n, "seconds": s, "bytes": b}`, as the Node client does.
  *
  * Why C: a client on Node's `net` tops out near 50k requests per second of
@@ -156,16 +156,17 @@ static void run_until(int ep, double deadline, struct epoll_event *events) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: echo_client PORT SIZE CONNECTIONS SECONDS\n");
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: echo_client PORT SIZE CONNECTIONS SECONDS [WARMUP]\n");
     return 2;
   }
   int port = atoi(argv[1]);
   size = (size_t)atol(argv[2]);
   int connections = atoi(argv[3]);
   double seconds = atof(argv[4]);
-  if (port <= 0 || size == 0 || connections <= 0 || seconds <= 0) {
-    fprintf(stderr, "echo_client: PORT, SIZE, CONNECTIONS and SECONDS must be positive\n");
+  double warmup = argc == 6 ? atof(argv[5]) : seconds / 4;
+  if (port <= 0 || size == 0 || connections <= 0 || seconds <= 0 || warmup < 0) {
+    fprintf(stderr, "echo_client: PORT, SIZE, CONNECTIONS and SECONDS must be positive, WARMUP not negative\n");
     return 2;
   }
   payload = malloc(size);
@@ -176,7 +177,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < connections; i++) conns[i] = connect_one(ep, port);
   for (int i = 0; i < connections; i++) start_request(ep, conns[i]);
   struct epoll_event events[MAX_EVENTS];
-  run_until(ep, now() + seconds / 4, events);
+  run_until(ep, now() + warmup, events);
   printf("START\n");
   fflush(stdout);
   counting = 1;

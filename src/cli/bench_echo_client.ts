@@ -2,12 +2,12 @@
  * The load of the echo benchmark, in a process of its own so that every
  * server gets exactly the same client:
  *
- *   node bench_echo_client.js PORT SIZE CONNECTIONS SECONDS
+ *   node bench_echo_client.js PORT SIZE CONNECTIONS SECONDS [WARMUP]
  *
  * opens CONNECTIONS connections to 127.0.0.1:PORT, each doing request /
  * response round trips of SIZE bytes (the next request leaves once the
- * whole echo came back), for a warm-up of a quarter of SECONDS and then
- * SECONDS measured. Written on plain Node `net` (no loop) to cost as little
+ * whole echo came back), for a warm-up of WARMUP seconds (default: a
+ * quarter of SECONDS) and then SECONDS measured. Written on plain Node `net` (no loop) to cost as little
  * as possible. Prints `START` and `STOP` around the measured window, then
  * `{ "requests": n, "seconds": s, "bytes": b }`.
  */
@@ -50,11 +50,11 @@ function runConnection(
 }
 
 async function main(args: string[]): Promise<void> {
-  const [port, size, connections, seconds] = args.map(Number) as [number, number, number, number];
+  const [port, size, connections, seconds, warmup = seconds / 4] = args.map(Number) as [number, number, number, number, number?];
   const payload = Buffer.alloc(size, 0x61);
   const state = { counting: false, stop: false, requests: 0 };
   const all = Array.from({ length: connections }, () => runConnection(port, payload, state));
-  await new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / 4));
+  await new Promise((resolve) => setTimeout(resolve, warmup * 1000));
   // The runner reads the server's CPU time at these two marks.
   process.stdout.write("START\n");
   state.counting = true;
