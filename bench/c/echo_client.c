@@ -7,8 +7,9 @@
  * opens CONNECTIONS connections to 127.0.0.1:PORT, each doing request /
  * response round trips of SIZE bytes (the next request leaves once the whole
  * echo came back), for a warm-up of WARMUP seconds (default: a quarter of
- * SECONDS) and then SECONDS measured. Prints `START` and `STOP` around the measured window, then
- * `{"requests": n, "seconds": s, "bytes": b}`, as the Node client does.
+ * SECONDS) and then SECONDS measured. Prints `START` and `STOP` around the
+ * measured window, then `{"requests": n, "seconds": s, "bytes": b}`, as the
+ * Node client does.
  *
  * Why C: a client on Node's `net` tops out near 50k requests per second of
  * 1 KiB on the bench machine, below what the servers can do, so at 1 KiB it

@@ -134,14 +134,14 @@ interface EchoLoad {
 }
 
 /**
- * The warm-up before each measured window, at the default scale and above.
+ * The warm-up before each measured window, from the README's scale (0.5) up.
  * Every server starts afresh for each measurement, and a Node server is not
  * yet at its steady state in its first second under load: V8 is still
  * compiling the hot paths (on the server's own CPU) and sizing its heap,
  * with early mark-compacts and fresh pages. Measured with a quarter of a
  * second of warm-up (the earlier rule), the streams servers at 64 KiB took
- * 0.5 page faults per request and came out 0.93x uvloop's; after 1.5 s,
- * 0.06 and 1.09x, while the Python servers, which have nothing to warm up,
+ * 0.5 page faults per request and came out 0.93x uvloop's on Node 24; after
+ * 1.5 s, 0.06 and 1.09x to 1.20x (two runs), while the Python servers, which have nothing to warm up,
  * were unchanged.
  */
 const WARMUP_SECONDS = 1.5;

@@ -7,9 +7,9 @@
  * opens CONNECTIONS connections to 127.0.0.1:PORT, each doing request /
  * response round trips of SIZE bytes (the next request leaves once the
  * whole echo came back), for a warm-up of WARMUP seconds (default: a
- * quarter of SECONDS) and then SECONDS measured. Written on plain Node `net` (no loop) to cost as little
- * as possible. Prints `START` and `STOP` around the measured window, then
- * `{ "requests": n, "seconds": s, "bytes": b }`.
+ * quarter of SECONDS) and then SECONDS measured. Written on plain Node
+ * `net` (no loop) to cost as little as possible. Prints `START` and `STOP`
+ * around the measured window, then `{ "requests": n, "seconds": s, "bytes": b }`.
  */
 import net from "node:net";
 
