@@ -8,7 +8,7 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { spawn, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { echoLoads, echoTargets, parseCpuList, renderEcho } from "../src/cli/bench_echo.js";
+import { echoLoads, echoTargets, parseCpuList, renderEcho, roundOrder } from "../src/cli/bench_echo.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/cli/", import.meta.url));
@@ -407,6 +407,19 @@ describe("asyncio-ts bench", { timeout: 120_000 }, () => {
     assert.equal(uvloop?.perRound?.rounds, 3);
     assert.equal(uvloop?.perRound?.ahead, 2);
     assert.ok(Math.abs((uvloop?.perRound?.medianRatio ?? 0) - 1.1) < 1e-9);
+  });
+
+  test("the echo servers run in the order given first, then shuffled, so that none always follows the same one", () => {
+    const servers = ["net", "protocol", "buffered", "cpython-asyncio", "cpython-uvloop", "streams", "c-epoll"];
+    assert.deepEqual(roundOrder(servers, 0), servers);
+    const rounds = [1, 2, 3, 4, 5, 6].map((round) => roundOrder(servers, round));
+    for (const order of rounds) assert.deepEqual([...order].sort(), [...servers].sort(), "each round runs every server once");
+    assert.deepEqual(roundOrder(servers, 3), rounds[2], "the same round is shuffled the same way in every run");
+    const before = (order: string[], server: string) => order[order.indexOf(server) - 1] ?? "(first)";
+    const predecessors = new Set([servers, ...rounds].map((order) => before(order, "cpython-uvloop")));
+    assert.ok(predecessors.size >= 3, `uvloop's server followed only ${[...predecessors].join(", ")}`);
+    assert.deepEqual(servers[0], "net", "the list itself is left as it was");
+    assert.deepEqual(roundOrder([], 3), []);
   });
 
   test("parseCpuList reads Linux's CPU list syntax", () => {
