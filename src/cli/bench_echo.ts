@@ -15,6 +15,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PythonRandom } from "./bench_random.js";
 import { packageFile } from "./package_info.js";
 
 /** One server of the benchmark. */
@@ -141,8 +142,8 @@ interface EchoLoad {
  * with early mark-compacts and fresh pages. Measured with a quarter of a
  * second of warm-up (the earlier rule), the streams servers at 64 KiB took
  * 0.5 page faults per request and came out 0.93x uvloop's on Node 24; after
- * 1.5 s, 0.06 and 1.09x to 1.20x (two runs), while the Python servers, which have nothing to warm up,
- * were unchanged.
+ * 1.5 s, 0.06 and 1.09x to 1.20x (two runs), while the Python servers,
+ * which have nothing to warm up, were unchanged.
  */
 const WARMUP_SECONDS = 1.5;
 
@@ -426,24 +427,12 @@ export async function runEchoBench(options: EchoBenchOptions): Promise<EchoResul
 export function roundOrder<T>(entries: readonly T[], round: number): T[] {
   const order = [...entries];
   if (round === 0) return order;
-  const random = seededRandom(round);
+  const random = new PythonRandom(round);
   for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = Math.floor(random.random() * (i + 1));
     [order[i], order[j]] = [order[j] as T, order[i] as T];
   }
   return order;
-}
-
-/** A small deterministic generator of numbers in [0, 1) (mulberry32), so that a run's orders can be repeated. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One target of the echo benchmark: a server's req/s over another's, in the same run. */
